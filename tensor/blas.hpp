@@ -1,0 +1,17 @@
+// Row-major GEMM on raw CPU buffers through OpenBLAS, for f32 and f64:
+// C[M, N] = alpha * op(A)[M, K] @ op(B)[K, N] + beta * C.
+#pragma once
+
+#include <cstdint>
+
+namespace vq::blas {
+
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+          const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// The number of threads OpenBLAS uses; set_threads(n) changes it process-wide.
+int threads();
+void set_threads(int n);
+
+}  // namespace vq::blas

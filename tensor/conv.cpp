@@ -1,0 +1,225 @@
+// conv2d and conv_transpose2d as im2col/col2im + GEMM, per image, on a reused
+// thread-local scratch buffer. The naive kernels in conv_naive.cpp are the
+// oracle these are tested against.
+#include <string>
+#include <vector>
+
+#include "tensor/blas.hpp"
+#include "tensor/ops.hpp"
+
+namespace vq {
+
+namespace {
+
+struct ConvGeometry {
+    int64_t C, H, W;     // input channels and size (the "image" side)
+    int64_t kh, kw;
+    int64_t Ho, Wo;      // output size (the "column" side)
+    Conv2dParams p;
+    int64_t rows() const { return C * kh * kw; }
+    int64_t cols() const { return Ho * Wo; }
+    bool is_pointwise() const {
+        return kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+    }
+};
+
+// One scratch buffer per thread, grown on demand and never shrunk: convs ask
+// for the same few sizes every step.
+template <typename T> T* scratch(size_t count) {
+    thread_local std::vector<char> buffer;
+    if (buffer.size() < count * sizeof(T)) buffer.resize(count * sizeof(T));
+    return reinterpret_cast<T*>(buffer.data());
+}
+
+// x: [C, H, W] -> cols: [C*kh*kw, Ho*Wo]
+template <typename T> void im2col(const T* x, const ConvGeometry& g, T* cols) {
+    for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+                T* row = cols + ((c * g.kh + ki) * g.kw + kj) * g.cols();
+                for (int64_t oh = 0; oh < g.Ho; ++oh) {
+                    int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
+                    T* out = row + oh * g.Wo;
+                    if (ih < 0 || ih >= g.H) {
+                        for (int64_t ow = 0; ow < g.Wo; ++ow) out[ow] = T(0);
+                        continue;
+                    }
+                    const T* in = x + (c * g.H + ih) * g.W;
+                    for (int64_t ow = 0; ow < g.Wo; ++ow) {
+                        int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
+                        out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
+                    }
+                }
+            }
+}
+
+// cols: [C*kh*kw, Ho*Wo] -> x: [C, H, W], accumulating overlaps (x is zeroed first)
+template <typename T> void col2im(const T* cols, const ConvGeometry& g, T* x) {
+    for (int64_t i = 0; i < g.C * g.H * g.W; ++i) x[i] = T(0);
+    for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+                const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * g.cols();
+                for (int64_t oh = 0; oh < g.Ho; ++oh) {
+                    int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
+                    if (ih < 0 || ih >= g.H) continue;
+                    T* out = x + (c * g.H + ih) * g.W;
+                    const T* in = row + oh * g.Wo;
+                    for (int64_t ow = 0; ow < g.Wo; ++ow) {
+                        int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
+                        if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+                    }
+                }
+            }
+}
+
+int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad) { return (in + 2 * pad - k) / stride + 1; }
+
+void check_conv_params(const Conv2dParams& p, const char* op) {
+    if (p.stride_h < 1 || p.stride_w < 1 || p.pad_h < 0 || p.pad_w < 0)
+        throw std::invalid_argument(std::string(op) + ": stride must be >= 1 and padding >= 0 (got stride " +
+                                    std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) + ", padding " +
+                                    std::to_string(p.pad_h) + "x" + std::to_string(p.pad_w) + ")");
+}
+
+void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& bias, const char* op, int64_t bias_len) {
+    check_defined(x, op);
+    check_defined(w, op);
+    if (x.dtype() != w.dtype() || x.device() != w.device())
+        throw std::invalid_argument(std::string(op) + ": input and weight differ in dtype or device");
+    if (x.dim() != 4 || w.dim() != 4)
+        throw std::invalid_argument(shape_error(op, "expected a 4-D input [N, C, H, W] and a 4-D weight", x.shape(), w.shape()));
+    if (bias.defined() && (bias.dim() != 1 || bias.size(0) != bias_len))
+        throw std::invalid_argument(shape_error(op, "bias must be 1-D with one entry per output channel", w.shape(), bias.shape()));
+    if (x.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
+}
+
+template <typename T> void add_channel_bias(T* y, const T* b, int64_t N, int64_t C, int64_t HW) {
+    for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) {
+            T* p = y + (n * C + c) * HW;
+            for (int64_t i = 0; i < HW; ++i) p[i] += b[c];
+        }
+}
+
+// The shared core of conv2d_input_grad and conv_transpose2d:
+// gy: [N, O, Ho, Wo], w: [O, C, kh, kw] -> out: [N, C, H, W] = col2im(W^T @ gy[n]).
+Tensor transposed_conv_core(const Tensor& gy_in, const Tensor& w_in, int64_t H, int64_t W, const Conv2dParams& p) {
+    Tensor gy = gy_in.contiguous(), w = w_in.contiguous();
+    int64_t N = gy.size(0), O = w.size(0);
+    ConvGeometry g{w.size(1), H, W, w.size(2), w.size(3), gy.size(2), gy.size(3), p};
+    Tensor out = Tensor::empty({N, g.C, H, W}, gy.dtype());
+    dispatch_floating(gy.dtype(), "conv", [&]<typename T>() {
+        const T* pw = w.data<T>();
+        const T* pg = gy.data<T>();
+        T* po = out.data<T>();
+        for (int64_t n = 0; n < N; ++n) {
+            const T* gn = pg + n * O * g.cols();
+            T* on = po + n * g.C * H * W;
+            if (g.is_pointwise()) {  // 1x1: the columns are the image itself
+                blas::gemm<T>(true, false, g.rows(), g.cols(), O, T(1), pw, g.rows(), gn, g.cols(), T(0), on, g.cols());
+                continue;
+            }
+            T* cols = scratch<T>(size_t(g.rows() * g.cols()));
+            blas::gemm<T>(true, false, g.rows(), g.cols(), O, T(1), pw, g.rows(), gn, g.cols(), T(0), cols, g.cols());
+            col2im(cols, g, on);
+        }
+    });
+    return out;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const Conv2dParams& p) {
+    check_conv_params(p, "conv2d");
+    check_conv_inputs(x_in, w_in, bias, "conv2d", w_in.dim() == 4 ? w_in.size(0) : 0);
+    if (x_in.size(1) != w_in.size(1))
+        throw std::invalid_argument(shape_error("conv2d", "input channels (dim 1) differ", x_in.shape(), w_in.shape()));
+    Tensor x = x_in.contiguous(), w = w_in.contiguous();
+    int64_t N = x.size(0), O = w.size(0);
+    int64_t Ho = conv_out_size(x.size(2), w.size(2), p.stride_h, p.pad_h);
+    int64_t Wo = conv_out_size(x.size(3), w.size(3), p.stride_w, p.pad_w);
+    if (Ho <= 0 || Wo <= 0)
+        throw std::invalid_argument(shape_error("conv2d", "kernel larger than the padded input", x.shape(), w.shape()));
+    ConvGeometry g{x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), Ho, Wo, p};
+    Tensor y = Tensor::empty({N, O, Ho, Wo}, x.dtype());
+    dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
+        const T* px = x.data<T>();
+        const T* pw = w.data<T>();
+        T* py = y.data<T>();
+        for (int64_t n = 0; n < N; ++n) {
+            const T* xn = px + n * g.C * g.H * g.W;
+            const T* cols = xn;
+            if (!g.is_pointwise()) {
+                T* buf = scratch<T>(size_t(g.rows() * g.cols()));
+                im2col(xn, g, buf);
+                cols = buf;
+            }
+            blas::gemm<T>(false, false, O, g.cols(), g.rows(), T(1), pw, g.rows(), cols, g.cols(), T(0),
+                          py + n * O * g.cols(), g.cols());
+        }
+        if (bias.defined()) add_channel_bias(py, bias.contiguous().data<T>(), N, O, Ho * Wo);
+    });
+    return y;
+}
+
+Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& input_shape, const Conv2dParams& p) {
+    check_conv_params(p, "conv2d_input_grad");
+    check_conv_inputs(gy, w, Tensor(), "conv2d_input_grad", 0);
+    if (input_shape.size() != 4 || gy.size(1) != w.size(0))
+        throw std::invalid_argument(shape_error("conv2d_input_grad", "grad channels must match weight dim 0",
+                                                gy.shape(), w.shape()));
+    return transposed_conv_core(gy, w, input_shape[2], input_shape[3], p);
+}
+
+Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& weight_shape, const Conv2dParams& p) {
+    check_conv_params(p, "conv2d_weight_grad");
+    check_conv_inputs(x_in, gy_in, Tensor(), "conv2d_weight_grad", 0);
+    if (weight_shape.size() != 4 || gy_in.size(0) != x_in.size(0) || weight_shape[1] != x_in.size(1))
+        throw std::invalid_argument(shape_error("conv2d_weight_grad", "input and grad do not fit the weight",
+                                                x_in.shape(), gy_in.shape()));
+    Tensor x = x_in.contiguous(), gy = gy_in.contiguous();
+    int64_t N = x.size(0), O = weight_shape[0];
+    ConvGeometry g{x.size(1), x.size(2), x.size(3), weight_shape[2], weight_shape[3], gy.size(2), gy.size(3), p};
+    Tensor dw = Tensor::empty(weight_shape, x.dtype());
+    dispatch_floating(x.dtype(), "conv2d_weight_grad", [&]<typename T>() {
+        const T* px = x.data<T>();
+        const T* pg = gy.data<T>();
+        T* pd = dw.data<T>();
+        for (int64_t n = 0; n < N; ++n) {
+            const T* xn = px + n * g.C * g.H * g.W;
+            const T* cols = xn;
+            if (!g.is_pointwise()) {
+                T* buf = scratch<T>(size_t(g.rows() * g.cols()));
+                im2col(xn, g, buf);
+                cols = buf;
+            }
+            // dW[O, CKK] (+)= gy[n][O, HoWo] @ cols^T
+            blas::gemm<T>(false, true, O, g.rows(), g.cols(), T(1), pg + n * O * g.cols(), g.cols(), cols, g.cols(),
+                          n == 0 ? T(0) : T(1), pd, g.rows());
+        }
+        if (N == 0)
+            for (int64_t i = 0; i < dw.numel(); ++i) pd[i] = T(0);
+    });
+    return dw;
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+    check_conv_params(p, "conv_transpose2d");
+    check_conv_inputs(x, w, bias, "conv_transpose2d", w.dim() == 4 ? w.size(1) : 0);
+    if (x.size(1) != w.size(0))
+        throw std::invalid_argument(shape_error("conv_transpose2d", "input channels must match weight dim 0",
+                                                x.shape(), w.shape()));
+    int64_t Ho = (x.size(2) - 1) * p.stride_h - 2 * p.pad_h + w.size(2);
+    int64_t Wo = (x.size(3) - 1) * p.stride_w - 2 * p.pad_w + w.size(3);
+    if (Ho <= 0 || Wo <= 0)
+        throw std::invalid_argument(shape_error("conv_transpose2d", "output would be empty", x.shape(), w.shape()));
+    Tensor y = transposed_conv_core(x, w, Ho, Wo, p);
+    if (bias.defined())
+        dispatch_floating(x.dtype(), "conv_transpose2d", [&]<typename T>() {
+            add_channel_bias(y.data<T>(), bias.contiguous().data<T>(), y.size(0), y.size(1), Ho * Wo);
+        });
+    return y;
+}
+
+}  // namespace vq

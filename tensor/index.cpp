@@ -1,0 +1,165 @@
+// Gather and scatter-add, for embeddings, codebook lookups and picking the
+// target's logit in cross-entropy. Each forward has its adjoint here.
+#include <string>
+
+#include "tensor/ops.hpp"
+
+namespace vq {
+
+namespace {
+
+// A tensor seen as [outer, n, inner] around one dim.
+struct Split3 {
+    int64_t outer = 1, n = 1, inner = 1;
+};
+Split3 split_at(const Shape& shape, int64_t dim) {
+    Split3 s;
+    for (int64_t i = 0; i < dim; ++i) s.outer *= shape[i];
+    s.n = shape[dim];
+    for (size_t i = dim + 1; i < shape.size(); ++i) s.inner *= shape[i];
+    return s;
+}
+
+void check_index(const Tensor& idx, const char* op) {
+    check_defined(idx, op);
+    if (idx.dtype() != DType::I64)
+        throw std::invalid_argument(std::string(op) + ": indices must be i64, got " + dtype_name(idx.dtype()));
+}
+
+[[noreturn]] void bad_index(const char* op, int64_t value, int64_t size) {
+    throw std::out_of_range(std::string(op) + ": index " + std::to_string(value) + " out of range [0, " +
+                            std::to_string(size) + ")");
+}
+
+void check_cpu(const Tensor& t, const char* op) {
+    if (t.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
+}
+
+}  // namespace
+
+// x: [*pre, n, *post], idx: [k] -> [*pre, k, *post]
+Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
+    check_defined(x_in, "index_select");
+    check_index(idx_in, "index_select");
+    check_cpu(x_in, "index_select");
+    if (idx_in.dim() != 1)
+        throw std::invalid_argument("index_select: indices must be 1-D, got shape " + idx_in.shape_str());
+    dim = wrap_dim(dim, x_in.dim(), "index_select");
+    Tensor x = x_in.contiguous(), idx = idx_in.contiguous();
+    Split3 s = split_at(x.shape(), dim);
+    int64_t k = idx.numel();
+    Shape out_shape = x.shape();
+    out_shape[dim] = k;
+    Tensor out = Tensor::empty(out_shape, x.dtype());
+    const int64_t* pi = idx.data<int64_t>();
+    for (int64_t j = 0; j < k; ++j)
+        if (pi[j] < 0 || pi[j] >= s.n) bad_index("index_select", pi[j], s.n);
+    dispatch_dtype(x.dtype(), [&]<typename T>() {
+        const T* px = x.data<T>();
+        T* po = out.data<T>();
+        for (int64_t o = 0; o < s.outer; ++o)
+            for (int64_t j = 0; j < k; ++j) {
+                const T* src = px + (o * s.n + pi[j]) * s.inner;
+                T* dst = po + (o * k + j) * s.inner;
+                for (int64_t i = 0; i < s.inner; ++i) dst[i] = src[i];
+            }
+    });
+    return out;
+}
+
+// src: [*pre, k, *post], idx: [k] -> zeros(shape) with rows idx[j] += src row j.
+// Rows are added in index order, so the result is deterministic.
+Tensor index_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Tensor& src_in) {
+    check_defined(src_in, "index_add");
+    check_index(idx_in, "index_add");
+    check_cpu(src_in, "index_add");
+    dim = wrap_dim(dim, int64_t(shape.size()), "index_add");
+    Shape expected = shape;
+    expected[dim] = idx_in.numel();
+    if (idx_in.dim() != 1 || src_in.shape() != expected)
+        throw std::invalid_argument(shape_error("index_add", "source must have the target's shape with dim " +
+                                                                 std::to_string(dim) + " = number of indices",
+                                                src_in.shape(), expected));
+    Tensor src = src_in.contiguous(), idx = idx_in.contiguous();
+    Tensor out = Tensor::zeros(shape, src.dtype());
+    Split3 s = split_at(shape, dim);
+    int64_t k = idx.numel();
+    const int64_t* pi = idx.data<int64_t>();
+    for (int64_t j = 0; j < k; ++j)
+        if (pi[j] < 0 || pi[j] >= s.n) bad_index("index_add", pi[j], s.n);
+    dispatch_dtype(src.dtype(), [&]<typename T>() {
+        const T* ps = src.data<T>();
+        T* po = out.data<T>();
+        for (int64_t o = 0; o < s.outer; ++o)
+            for (int64_t j = 0; j < k; ++j) {
+                const T* from = ps + (o * k + j) * s.inner;
+                T* to = po + (o * s.n + pi[j]) * s.inner;
+                for (int64_t i = 0; i < s.inner; ++i) to[i] += from[i];
+            }
+    });
+    return out;
+}
+
+// x: [*pre, n, *post], idx: [*pre, k, *post] -> [*pre, k, *post]
+Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
+    check_defined(x_in, "gather");
+    check_index(idx_in, "gather");
+    check_cpu(x_in, "gather");
+    dim = wrap_dim(dim, x_in.dim(), "gather");
+    bool fits = idx_in.dim() == x_in.dim();
+    for (int64_t d = 0; fits && d < x_in.dim(); ++d)
+        if (d != dim && idx_in.size(d) != x_in.size(d)) fits = false;
+    if (!fits)
+        throw std::invalid_argument(shape_error("gather", "indices must match the input except along dim " +
+                                                              std::to_string(dim), x_in.shape(), idx_in.shape()));
+    Tensor x = x_in.contiguous(), idx = idx_in.contiguous();
+    Split3 sx = split_at(x.shape(), dim), si = split_at(idx.shape(), dim);
+    Tensor out = Tensor::empty(idx.shape(), x.dtype());
+    const int64_t* pi = idx.data<int64_t>();
+    dispatch_dtype(x.dtype(), [&]<typename T>() {
+        const T* px = x.data<T>();
+        T* po = out.data<T>();
+        for (int64_t o = 0; o < si.outer; ++o)
+            for (int64_t j = 0; j < si.n; ++j)
+                for (int64_t i = 0; i < si.inner; ++i) {
+                    int64_t at = (o * si.n + j) * si.inner + i;
+                    int64_t v = pi[at];
+                    if (v < 0 || v >= sx.n) bad_index("gather", v, sx.n);
+                    po[at] = px[(o * sx.n + v) * sx.inner + i];
+                }
+    });
+    return out;
+}
+
+// src, idx: [*pre, k, *post] -> zeros(shape [*pre, n, *post]) with scattered sums.
+Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Tensor& src_in) {
+    check_defined(src_in, "scatter_add");
+    check_index(idx_in, "scatter_add");
+    check_cpu(src_in, "scatter_add");
+    dim = wrap_dim(dim, int64_t(shape.size()), "scatter_add");
+    bool fits = idx_in.shape() == src_in.shape() && idx_in.dim() == int64_t(shape.size());
+    for (int64_t d = 0; fits && d < idx_in.dim(); ++d)
+        if (d != dim && idx_in.size(d) != shape[d]) fits = false;
+    if (!fits)
+        throw std::invalid_argument(shape_error("scatter_add", "indices and source must match the target except along dim " +
+                                                                   std::to_string(dim), src_in.shape(), shape));
+    Tensor src = src_in.contiguous(), idx = idx_in.contiguous();
+    Split3 so = split_at(shape, dim), si = split_at(idx.shape(), dim);
+    Tensor out = Tensor::zeros(shape, src.dtype());
+    const int64_t* pi = idx.data<int64_t>();
+    dispatch_dtype(src.dtype(), [&]<typename T>() {
+        const T* ps = src.data<T>();
+        T* po = out.data<T>();
+        for (int64_t o = 0; o < si.outer; ++o)
+            for (int64_t j = 0; j < si.n; ++j)
+                for (int64_t i = 0; i < si.inner; ++i) {
+                    int64_t at = (o * si.n + j) * si.inner + i;
+                    int64_t v = pi[at];
+                    if (v < 0 || v >= so.n) bad_index("scatter_add", v, so.n);
+                    po[(o * so.n + v) * so.inner + i] += ps[at];
+                }
+    });
+    return out;
+}
+
+}  // namespace vq

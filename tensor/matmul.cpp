@@ -1,0 +1,97 @@
+// matmul through cblas_sgemm / cblas_dgemm.
+// a: [M, K] or [B, M, K], b: [K, N] or [B, K, N] -> [M, N] or [B, M, N].
+#include <cblas.h>
+
+#include <string>
+
+#include "tensor/blas.hpp"
+#include "tensor/ops.hpp"
+
+namespace vq {
+
+namespace blas {
+
+template <>
+void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
+                int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+
+template <>
+void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                  int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
+                int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+
+int threads() { return openblas_get_num_threads(); }
+void set_threads(int n) { openblas_set_num_threads(n); }
+
+}  // namespace blas
+
+namespace {
+
+// How BLAS can read one matrix operand: its last two dims must have unit
+// stride in one of them. Otherwise the operand is copied to contiguous.
+struct MatrixOperand {
+    Tensor t;        // possibly made contiguous
+    bool trans;      // read as the transpose of a row-major matrix
+    int64_t ld;      // leading dimension
+};
+
+MatrixOperand as_blas_operand(const Tensor& m) {
+    int64_t nd = m.dim();
+    int64_t rows = m.shape()[nd - 2], cols = m.shape()[nd - 1];
+    int64_t rs = m.strides()[nd - 2], cs = m.strides()[nd - 1];
+    if ((cs == 1 || cols == 1) && rs >= std::max<int64_t>(cols, 1)) return {m, false, rs};
+    if ((rs == 1 || rows == 1) && cs >= std::max<int64_t>(rows, 1)) return {m, true, cs};
+    Tensor c = m.contiguous();
+    return {c, false, std::max<int64_t>(cols, 1)};
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+    check_defined(a, "matmul");
+    check_defined(b, "matmul");
+    if (a.dtype() != b.dtype() || a.device() != b.device())
+        throw std::invalid_argument("matmul: operands differ in dtype or device");
+    if (a.dim() < 2 || a.dim() > 3 || b.dim() < 2 || b.dim() > 3 || (a.dim() == 2 && b.dim() == 3))
+        throw std::invalid_argument(shape_error("matmul", "expected [M,K]@[K,N], [B,M,K]@[B,K,N] or [B,M,K]@[K,N]",
+                                                a.shape(), b.shape()));
+    int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+    if (b.size(-2) != K)
+        throw std::invalid_argument(shape_error("matmul", "inner dims differ", a.shape(), b.shape()));
+    if (a.is_cuda()) throw std::runtime_error("matmul is not implemented on CUDA in this build");
+    if (a.dim() == 3 && b.dim() == 2) {
+        // fold the batch into rows when a's batch and row dims are mergeable
+        Tensor a2 = a.reshape({a.size(0) * M, K});
+        return matmul(a2, b).view({a.size(0), M, N});
+    }
+    int64_t batch = a.dim() == 3 ? a.size(0) : 1;
+    if (a.dim() == 3 && b.size(0) != batch)
+        throw std::invalid_argument(shape_error("matmul", "batch sizes differ", a.shape(), b.shape()));
+    Shape out_shape = a.dim() == 3 ? Shape{batch, M, N} : Shape{M, N};
+    Tensor out = Tensor::empty(out_shape, a.dtype());
+    MatrixOperand A = as_blas_operand(a), B = as_blas_operand(b);
+    dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {
+        const T* pa = A.t.data<T>();
+        const T* pb = B.t.data<T>();
+        T* pc = out.data<T>();
+        int64_t sa = a.dim() == 3 ? A.t.stride(0) : 0, sb = b.dim() == 3 ? B.t.stride(0) : 0;
+        if (K == 0) {
+            Tensor z = out;
+            fill_(z, 0.0);
+            return;
+        }
+        for (int64_t i = 0; i < batch; ++i)
+            blas::gemm<T>(A.trans, B.trans, M, N, K, T(1), pa + i * sa, A.ld, pb + i * sb, B.ld, T(0),
+                          pc + i * M * N, N);
+    });
+    return out;
+}
+
+}  // namespace vq

@@ -1,0 +1,181 @@
+// Reductions over any set of dims. x: [*] -> x's shape with the reduced dims
+// removed (or kept as 1 with keepdim).
+//
+// sum/max/min accumulate straight into the output: the output is read with
+// stride 0 on reduced dims, so one strided walk over x does the whole job with
+// no transposed copy. argmax/argmin move their dim last instead.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "tensor/ops.hpp"
+#include "tensor/strided_loop.hpp"
+
+namespace vq {
+
+namespace {
+
+std::vector<bool> reduced_mask(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
+    std::vector<bool> mask(x.dim(), dims.empty());
+    for (int64_t d : dims) {
+        int64_t w = wrap_dim(d, x.dim(), op);
+        if (mask[w] && !dims.empty())
+            throw std::invalid_argument(std::string(op) + ": dim " + std::to_string(d) + " listed twice");
+        mask[w] = true;
+    }
+    return mask;
+}
+
+Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keepdim) {
+    Shape out;
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (!mask[i]) out.push_back(shape[i]);
+        else if (keepdim) out.push_back(1);
+    }
+    return out;
+}
+
+enum class Accum { Sum, Max, Min };
+
+Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, Accum kind, const char* op) {
+    check_defined(x, op);
+    if (x.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
+    auto mask = reduced_mask(x, dims, op);
+    Shape kept = reduced_shape(x.shape(), mask, true);
+    if (kind != Accum::Sum)
+        for (size_t i = 0; i < mask.size(); ++i)
+            if (mask[i] && x.shape()[i] == 0)
+                throw std::invalid_argument(std::string(op) + ": cannot reduce over a zero-size dim of " +
+                                            x.shape_str());
+    Tensor out;
+    dispatch_dtype(x.dtype(), [&]<typename T>() {
+        T init = kind == Accum::Sum ? T(0)
+                 : kind == Accum::Max ? std::numeric_limits<T>::lowest()
+                                      : std::numeric_limits<T>::max();
+        if constexpr (std::is_floating_point_v<T>) {
+            if (kind == Accum::Max) init = -std::numeric_limits<T>::infinity();
+            if (kind == Accum::Min) init = std::numeric_limits<T>::infinity();
+        }
+        out = Tensor::empty(kept, x.dtype());
+        std::fill_n(out.data<T>(), out.numel(), init);  // typed: i64 limits do not survive a double
+        Shape out_strides = contiguous_strides(kept);
+        for (size_t i = 0; i < mask.size(); ++i)
+            if (mask[i]) out_strides[i] = 0;
+        T* o = out.data<T>();
+        const T* p = x.data<T>();
+        detail::strided_loop<2>(x.shape(), {out_strides, x.strides()}, [&](auto off, int64_t n, auto st) {
+            T* op_ = o + off[0];
+            const T* xp = p + off[1];
+            if (st[0] == 0) {  // reducing along the inner run: keep a register accumulator
+                T acc = *op_;
+                for (int64_t i = 0; i < n; ++i) {
+                    T v = xp[i * st[1]];
+                    if (kind == Accum::Sum) acc += v;
+                    else if (kind == Accum::Max) acc = (v > acc || v != v) ? v : acc;
+                    else acc = (v < acc || v != v) ? v : acc;
+                }
+                *op_ = acc;
+            } else {
+                for (int64_t i = 0; i < n; ++i) {
+                    T v = xp[i * st[1]];
+                    T& a = op_[i * st[0]];
+                    if (kind == Accum::Sum) a += v;
+                    else if (kind == Accum::Max) a = (v > a || v != v) ? v : a;
+                    else a = (v < a || v != v) ? v : a;
+                }
+            }
+        });
+    });
+    return keepdim ? out : out.reshape(reduced_shape(x.shape(), mask, false));
+}
+
+Tensor arg_reduce(const Tensor& x, int64_t dim, bool keepdim, bool want_max, const char* op) {
+    check_defined(x, op);
+    if (x.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
+    int64_t d = wrap_dim(dim, x.dim(), op);
+    int64_t n = x.shape()[d];
+    if (n == 0) throw std::invalid_argument(std::string(op) + ": dim " + std::to_string(dim) + " of " + x.shape_str() + " is empty");
+    std::vector<int64_t> perm;
+    for (int64_t i = 0; i < x.dim(); ++i)
+        if (i != d) perm.push_back(i);
+    perm.push_back(d);
+    Tensor moved = x.permute(perm).contiguous();
+    int64_t rows = moved.numel() / n;
+    Shape out_shape = x.shape();
+    if (keepdim) out_shape[d] = 1;
+    else out_shape.erase(out_shape.begin() + d);
+    Tensor out = Tensor::empty(out_shape, DType::I64);
+    int64_t* o = out.data<int64_t>();
+    dispatch_dtype(x.dtype(), [&]<typename T>() {
+        const T* p = moved.data<T>();
+        for (int64_t r = 0; r < rows; ++r) {
+            const T* row = p + r * n;
+            int64_t best = 0;
+            for (int64_t i = 1; i < n; ++i)  // first index wins ties, as in NumPy
+                if (want_max ? row[i] > row[best] : row[i] < row[best]) best = i;
+            o[r] = best;
+        }
+    });
+    return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    return reduce(x, dims, keepdim, Accum::Sum, "sum");
+}
+Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    return reduce(x, dims, keepdim, Accum::Max, "max");
+}
+Tensor min(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    return reduce(x, dims, keepdim, Accum::Min, "min");
+}
+
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    check_defined(x, "mean");
+    auto mask = reduced_mask(x, dims, "mean");
+    int64_t count = 1;
+    for (size_t i = 0; i < mask.size(); ++i)
+        if (mask[i]) count *= x.shape()[i];
+    return div(sum(x, dims, keepdim), double(count));
+}
+
+// log(sum(exp(x))) computed as m + log(sum(exp(x - m))) with m the max, so
+// large inputs do not overflow. An all -inf slice gives -inf, not NaN.
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+    check_defined(x, "logsumexp");
+    Tensor m = max(x, dims, true);
+    Tensor finite_m = m.clone();
+    dispatch_floating(x.dtype(), "logsumexp", [&]<typename T>() {
+        T* p = finite_m.data<T>();
+        for (int64_t i = 0; i < finite_m.numel(); ++i)
+            if (!std::isfinite(p[i])) p[i] = 0;
+    });
+    Tensor s = log(sum(exp(sub(x, finite_m)), dims, true));
+    Tensor out = add(s, finite_m);
+    if (keepdim) return out;
+    return out.reshape(reduced_shape(x.shape(), reduced_mask(x, dims, "logsumexp"), false));
+}
+
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) { return arg_reduce(x, dim, keepdim, true, "argmax"); }
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) { return arg_reduce(x, dim, keepdim, false, "argmin"); }
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+    check_defined(x, "sum_to");
+    if (x.shape() == shape) return x;
+    if (shape.size() > x.shape().size())
+        throw std::invalid_argument(shape_error("sum_to", "target has more dims", x.shape(), shape));
+    size_t lead = x.shape().size() - shape.size();
+    std::vector<int64_t> dims;
+    for (size_t i = 0; i < x.shape().size(); ++i) {
+        if (i < lead) dims.push_back(int64_t(i));
+        else if (shape[i - lead] == 1 && x.shape()[i] != 1) dims.push_back(int64_t(i));
+        else if (shape[i - lead] != x.shape()[i])
+            throw std::invalid_argument(shape_error("sum_to", "shape is not a broadcast source", x.shape(), shape));
+    }
+    if (dims.empty()) return x.reshape(shape);
+    return sum(x, dims, true).reshape(shape);
+}
+
+}  // namespace vq

@@ -1,0 +1,74 @@
+// Shared test helpers: random tensors, closeness checks and naive references.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tensor/ops.hpp"
+#include "tensor/random.hpp"
+
+namespace vq::testing {
+
+inline Tensor random_tensor(const Shape& shape, Generator& gen, DType dtype = DType::F64, double lo = -1.0,
+                            double hi = 1.0) {
+    return rand_uniform(shape, lo, hi, gen, dtype);
+}
+
+// Largest |a - b| / (atol + rtol * |b|) over all elements; <= 1 means close.
+inline double close_ratio(const Tensor& a, const Tensor& b, double rtol, double atol) {
+    std::vector<double> x = a.to_vector(), y = b.to_vector();
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        if (std::isnan(x[i]) != std::isnan(y[i])) return INFINITY;
+        if (std::isinf(y[i]) && x[i] == y[i]) continue;
+        worst = std::max(worst, std::abs(x[i] - y[i]) / (atol + rtol * std::abs(y[i])));
+    }
+    return worst;
+}
+
+#define CHECK_CLOSE(a, b, rtol, atol)                                             \
+    do {                                                                          \
+        const ::vq::Tensor& ca_ = (a);                                            \
+        const ::vq::Tensor& cb_ = (b);                                            \
+        REQUIRE(ca_.shape() == cb_.shape());                                      \
+        CHECK(::vq::testing::close_ratio(ca_, cb_, (rtol), (atol)) <= 1.0);       \
+    } while (0)
+
+// Naive broadcasting reference: walks the output index space with explicit
+// index arithmetic, independently of the strided-loop machinery under test.
+inline Tensor naive_binary(const Tensor& a, const Tensor& b, const std::function<double(double, double)>& f) {
+    Shape out = broadcast_shapes(a.shape(), b.shape(), "naive");
+    std::vector<double> va = a.to_vector(), vb = b.to_vector(), vo(size_t(shape_numel(out)));
+    Shape sa = contiguous_strides(a.shape()), sb = contiguous_strides(b.shape());
+    for (int64_t flat = 0; flat < shape_numel(out); ++flat) {
+        int64_t rem = flat, ia = 0, ib = 0;
+        for (int64_t d = int64_t(out.size()) - 1; d >= 0; --d) {
+            int64_t i = rem % out[d];
+            rem /= out[d];
+            int64_t da = d - int64_t(out.size() - a.shape().size());
+            int64_t db = d - int64_t(out.size() - b.shape().size());
+            if (da >= 0 && a.shape()[da] != 1) ia += i * sa[da];
+            if (db >= 0 && b.shape()[db] != 1) ib += i * sb[db];
+        }
+        vo[flat] = f(va[ia], vb[ib]);
+    }
+    return Tensor::from_vector(vo, out);
+}
+
+inline bool message_contains(const std::function<void()>& fn, const std::string& needle) {
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        if (std::string(e.what()).find(needle) != std::string::npos) return true;
+        MESSAGE("message was: " << e.what());
+        return false;
+    }
+    MESSAGE("no exception thrown");
+    return false;
+}
+
+}  // namespace vq::testing
