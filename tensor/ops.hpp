@@ -117,3 +117,15 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx);
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx, const Tensor& src);
 
 }  // namespace vq
+
+namespace vq {
+// ---------------------------------------------------------------- fused optimizer updates
+// One Adam/AdamW step on contiguous tensors of one shape, in place (PyTorch's
+// formulas). `step` counts from 1. decoupled = AdamW (p *= 1 - lr wd);
+// otherwise weight decay is added to the gradient (L2).
+struct AdamConfig {
+    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+    bool decoupled = false;
+};
+void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamConfig& c, int64_t step);
+}  // namespace vq

@@ -32,8 +32,8 @@ inline double close_ratio(const Tensor& a, const Tensor& b, double rtol, double 
 
 #define CHECK_CLOSE(a, b, rtol, atol)                                             \
     do {                                                                          \
-        const ::vq::Tensor& ca_ = (a);                                            \
-        const ::vq::Tensor& cb_ = (b);                                            \
+        const ::vq::Tensor ca_ = (a);                                            \
+        const ::vq::Tensor cb_ = (b);                                            \
         REQUIRE(ca_.shape() == cb_.shape());                                      \
         CHECK(::vq::testing::close_ratio(ca_, cb_, (rtol), (atol)) <= 1.0);       \
     } while (0)

@@ -1,0 +1,37 @@
+// Fused kernels: several elementwise steps in one pass over memory, where the
+// composed version would allocate temporaries on a hot path.
+#include <cmath>
+
+#include "tensor/ops.hpp"
+
+namespace vq {
+
+// param, grad, m, v: [*] (same shape, contiguous)
+void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamConfig& c, int64_t step) {
+    for (const Tensor* t : {&grad, static_cast<const Tensor*>(&m), static_cast<const Tensor*>(&v)})
+        if (t->shape() != param.shape() || !t->is_contiguous() || t->dtype() != param.dtype())
+            throw std::invalid_argument(shape_error("adam_step_", "param, grad and moments must match and be contiguous",
+                                                    param.shape(), t->shape()));
+    if (!param.is_contiguous()) throw std::invalid_argument("adam_step_: param must be contiguous");
+    if (param.is_cuda()) throw std::runtime_error("adam_step_ is not implemented on CUDA in this build");
+    const double bias1 = 1.0 - std::pow(c.beta1, double(step));
+    const double bias2_sqrt = std::sqrt(1.0 - std::pow(c.beta2, double(step)));
+    dispatch_floating(param.dtype(), "adam_step_", [&]<typename T>() {
+        T* p = param.data<T>();
+        const T* g = grad.data<T>();
+        T* pm = m.data<T>();
+        T* pv = v.data<T>();
+        const T lr = T(c.lr), b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
+        const T step_size = T(c.lr / bias1), inv_b2 = T(1.0 / bias2_sqrt);
+        for (int64_t i = 0; i < param.numel(); ++i) {
+            T gi = g[i];
+            if (c.decoupled) p[i] *= T(1) - lr * wd;
+            else gi += wd * p[i];
+            pm[i] = b1 * pm[i] + (T(1) - b1) * gi;
+            pv[i] = b2 * pv[i] + (T(1) - b2) * gi * gi;
+            p[i] -= step_size * pm[i] / (std::sqrt(pv[i]) * inv_b2 + eps);
+        }
+    });
+}
+
+}  // namespace vq
