@@ -1,0 +1,38 @@
+// IDX files (the MNIST family's format), plain or gzip-compressed:
+// big-endian u32 magic 0x000008NN (0x08 = u8 data, NN = number of dims),
+// one big-endian u32 per dim, then the raw bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.hpp"
+
+namespace vq::data {
+
+struct IdxArray {
+    std::vector<int64_t> dims;
+    std::vector<uint8_t> bytes;
+};
+
+// Reads and validates a whole file; every error names the file and says what
+// was expected and what came.
+IdxArray read_idx(const std::string& path);
+// Parses bytes already in memory (the decompressed file), for tests and fuzzing.
+IdxArray parse_idx(const std::string& bytes, const std::string& name);
+
+struct Dataset {
+    Tensor images;  // u8 pixels as f32 0..255: [N, 1, H, W]
+    std::vector<uint8_t> pixels;  // the same pixels as bytes, row-major [N, H, W]
+    std::vector<uint8_t> labels;  // [N], empty if the label file is absent
+    int64_t count = 0, height = 0, width = 0;
+};
+
+// The split is "train" or "t10k"; files are `<split>-images-idx3-ubyte[.gz]`
+// and `<split>-labels-idx1-ubyte[.gz]` in `dir`.
+Dataset load_split(const std::string& dir, const std::string& split);
+
+inline const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+}  // namespace vq::data

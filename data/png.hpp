@@ -1,0 +1,16 @@
+// Grayscale PNG output through libpng, for reconstruction and sample grids.
+#pragma once
+
+#include <string>
+
+#include "tensor/tensor.hpp"
+
+namespace vq::data {
+
+// images: [N, 1, H, W] with values in [0, 1]; laid out `columns` per row with
+// a 2-pixel gap. Written atomically; errors name the file.
+void write_png_grid(const std::string& path, const Tensor& images, int64_t columns);
+// 1-bit (or any bit depth) grayscale PNG -> f32 [1, 1, H, W] in [0, 1].
+Tensor read_png_gray(const std::string& path);
+
+}  // namespace vq::data

@@ -1,0 +1,66 @@
+// What the training loop needs from a model: one interface, one
+// implementation per reference model (vqvae_task.cpp, vae_task.cpp,
+// prior_task.cpp). The loop itself (trainer.cpp) knows nothing model-specific.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "data/loader.hpp"
+#include "nn/module.hpp"
+#include "tensor/random.hpp"
+
+namespace vq::models {
+
+using Stats = std::vector<std::pair<std::string, double>>;
+
+struct TrainOptions {
+    std::string model = "vqvae";   // vqvae | vae | prior
+    std::string data_dir = data::kDefaultDataDir;
+    std::string out_dir;
+    std::string init;              // starting weights (model file)
+    std::string vqvae;             // the trained VQ-VAE, for the prior
+    std::string codebook = "ema";  // ema | grad (VQ-VAE)
+    int64_t epochs = 1;
+    int64_t steps = 0;             // if > 0, stop after this many steps in total
+    int64_t batch = 128;
+    double lr = 0;                 // 0: the model's default from REFERENCE.md
+    uint64_t seed = 0;
+    std::string device = "cpu";
+    int64_t log_every = 50;        // steps between metrics lines
+    int64_t save_every = 0;        // steps between extra checkpoints (0: only at epoch ends)
+    int64_t eval_limit = 10000;    // test images evaluated at each epoch end
+    int64_t threads = 0;           // BLAS threads (0: leave the default)
+};
+
+class TrainTask {
+public:
+    virtual ~TrainTask() = default;
+    virtual nn::Module& model() = 0;
+    virtual double default_lr() const = 0;
+    virtual data::BatchSource train_batches(int64_t batch_size, uint64_t seed) = 0;
+    // Forward and backward of one batch. The first stat is the loss.
+    virtual Stats forward_backward(const Tensor& batch, Generator& gen) = 0;
+    // Runs after the optimizer step (the VQ-VAE's EMA codebook update).
+    virtual void after_step(Generator&) {}
+    // Epoch summary (e.g. codes used this epoch); resets the epoch counters.
+    virtual Stats end_epoch() { return {}; }
+    // Test-set metrics on the first `limit` test images.
+    virtual Stats evaluate(int64_t limit) = 0;
+    // Epoch images (recon.png for the VQ-VAE and VAE).
+    virtual void write_images(const std::string& /*out_dir*/) {}
+    // Training state beyond the optimizer (EMA counts and sums).
+    virtual nn::StateDict extra_state() const { return {}; }
+    virtual void load_extra_state(const nn::StateDict&, const std::string&) {}
+};
+
+std::unique_ptr<TrainTask> make_task(const TrainOptions& options, Device device);
+
+// Trains as configured; writes model.safetensors, train_state.safetensors,
+// metrics.jsonl, config.json (and images) under out_dir. Returns the process
+// exit code (0, or 130 after Ctrl-C saved a checkpoint). Throws on errors.
+int train(TrainOptions options, bool resume);
+
+}  // namespace vq::models

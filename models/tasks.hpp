@@ -1,0 +1,47 @@
+// The TrainTask of each reference model.
+#pragma once
+
+#include <memory>
+
+#include "models/task.hpp"
+#include "models/vqvae.hpp"
+
+namespace vq::models {
+
+// The test split under the deterministic binarization (seed 0), first `limit` images.
+struct TestSet {
+    TestSet(const std::string& dir, int64_t limit);
+    data::Dataset data;
+    int64_t count;
+    Tensor bits;  // [count, 1, 28, 28] of 0/1
+};
+
+class VQVAETask : public TrainTask {
+public:
+    VQVAETask(const TrainOptions& o, Device device);
+    nn::Module& model() override { return model_; }
+    VQVAE& vqvae() { return model_; }
+    double default_lr() const override { return 2e-4; }
+    data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
+    Stats forward_backward(const Tensor& batch, Generator& gen) override;
+    void after_step(Generator& gen) override;
+    Stats end_epoch() override;
+    Stats evaluate(int64_t limit) override;
+    void write_images(const std::string& out_dir) override;
+    nn::StateDict extra_state() const override;
+    void load_extra_state(const nn::StateDict& s, const std::string& source) override;
+
+private:
+    static VQVAEConfig config_for(const TrainOptions& o);
+    const TestSet& test_set(int64_t limit);
+    TrainOptions options_;
+    Device device_;
+    Generator init_gen_;
+    VQVAE model_;
+    std::unique_ptr<data::Dataset> train_;
+    std::unique_ptr<TestSet> test_;
+    Tensor last_z_e_, last_codes_;
+    std::vector<bool> used_this_epoch_;
+};
+
+}  // namespace vq::models

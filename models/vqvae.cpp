@@ -1,0 +1,151 @@
+#include "models/vqvae.hpp"
+
+#include <cmath>
+
+namespace vq::models {
+
+VQEncoder::VQEncoder(Generator& gen) : EncoderTrunk(gen), proj(128, 64, 1, 1, 0, gen) {
+    register_module("proj", proj);
+}
+
+VQDecoder::VQDecoder(Generator& gen) : DecoderTail(gen), conv1(64, 128, 3, 1, 1, gen) {
+    register_module("conv1", conv1);
+}
+
+VectorQuantizer::VectorQuantizer(const VQVAEConfig& c, Generator& gen) : config(c) {
+    double bound = 1.0 / double(c.num_codes);
+    codebook = register_parameter("codebook", rand_uniform({c.num_codes, c.code_dim}, -bound, bound, gen),
+                                  c.codebook == CodebookMode::Grad);
+    ema_count = Tensor::zeros({c.num_codes});
+    ema_sum = codebook.value().clone();
+    usage = Tensor::zeros({c.num_codes});
+}
+
+// z: [N, D], codebook e: [K, D] -> argmin_k ||z||^2 - 2 z.e_k + ||e_k||^2 : i64 [N]
+Tensor VectorQuantizer::nearest(const Tensor& z) const {
+    const Tensor& e = codebook.value();
+    Tensor scores = matmul(z, e.t());                              // [N, K], the one GEMM
+    Tensor e_sq = sum(square(e), {1}).reshape({1, -1});            // [1, K]
+    Tensor z_sq = sum(square(z), {1}, true);                       // [N, 1]
+    Tensor dist = add(sub(z_sq, mul(scores, 2.0)), e_sq);          // [N, K]
+    return argmin(dist, 1);
+}
+
+// codes: [B, h, w] -> [B, D, h, w]
+Tensor VectorQuantizer::lookup(const Tensor& codes) const {
+    Shape s = codes.shape();
+    Tensor flat = index_select(codebook.value(), 0, codes.reshape({-1}));  // [B*h*w, D]
+    return flat.reshape({s[0], s[1], s[2], config.code_dim}).permute({0, 3, 1, 2}).contiguous();
+}
+
+double perplexity_of(const Tensor& codes, int64_t num_codes) {
+    std::vector<double> counts(size_t(num_codes), 0.0);
+    std::vector<int64_t> c = codes.to_ints();
+    for (int64_t k : c) counts[size_t(k)] += 1;
+    double h = 0;
+    for (double n : counts)
+        if (n > 0) {
+            double p = n / double(c.size());
+            h -= p * std::log(p);
+        }
+    return std::exp(h);
+}
+
+Quantized VectorQuantizer::quantize(const ag::Var& z_e) const {
+    const Tensor& ze = z_e.value();  // [B, D, h, w]
+    int64_t B = ze.size(0), h = ze.size(2), w = ze.size(3), D = config.code_dim;
+    if (ze.size(1) != D)
+        throw std::invalid_argument(shape_error("quantize", "z_e must have code_dim channels", ze.shape(), codebook.shape()));
+    Quantized q;
+    q.z_e_flat = ze.permute({0, 2, 3, 1}).contiguous().reshape({-1, D});  // [B*h*w, D]
+    Tensor codes_flat = nearest(q.z_e_flat);
+    q.codes = codes_flat.reshape({B, h, w});
+    Tensor zq = lookup(q.codes);
+    // straight-through: the decoder sees z_q, the encoder receives its gradient
+    q.z_st = ag::add(z_e, ag::Var(sub(zq, ze)));
+    q.commitment = ag::mul(ag::sum(ag::square(ag::sub(z_e, ag::Var(zq)))), config.beta / double(B));
+    if (config.codebook == CodebookMode::Grad) {
+        ag::Var zq_var = ag::permute(ag::reshape(ag::embedding(codebook, codes_flat), {B, h, w, D}), {0, 3, 1, 2});
+        q.codebook_loss = ag::mul(ag::sum(ag::square(ag::sub(ag::Var(ze), zq_var))), 1.0 / double(B));
+    }
+    q.perplexity = perplexity_of(codes_flat, config.num_codes);
+    return q;
+}
+
+void VectorQuantizer::ema_update(const Tensor& z_e_flat, const Tensor& codes, Generator& gen) {
+    const int64_t K = config.num_codes;
+    const double d = config.decay, eps = config.epsilon;
+    Tensor flat_codes = codes.reshape({-1});
+    Tensor z = z_e_flat.to(ema_sum.device());
+    Tensor n = index_add({K}, 0, flat_codes, Tensor::ones({flat_codes.numel()}, z.dtype(), z.device()));  // [K]
+    Tensor s = index_add({K, config.code_dim}, 0, flat_codes, z);                                          // [K, D]
+    ema_count = add(mul(ema_count, d), mul(n, 1.0 - d));
+    ema_sum = add(mul(ema_sum, d), mul(s, 1.0 - d));
+    double total = sum(ema_count).item();
+    // Laplace smoothing keeps unused codes from dividing by zero
+    Tensor smoothed = mul(div(add(ema_count, eps), total + double(K) * eps), total);
+    Tensor e = div(ema_sum, smoothed.reshape({K, 1}));
+    usage = add(usage, n);
+    if (++ema_steps % config.restart_every == 0) {
+        // dead-code restart: codes unused since the last check jump to random encoder outputs of this batch
+        std::vector<int64_t> dead;
+        std::vector<double> u = usage.to_vector();
+        for (int64_t k = 0; k < K; ++k)
+            if (u[size_t(k)] == 0) dead.push_back(k);
+        if (!dead.empty()) {
+            Tensor e_host = e.to(Device::cpu()).contiguous(), m_host = ema_sum.to(Device::cpu()).contiguous();
+            Tensor n_host = ema_count.to(Device::cpu()).contiguous();
+            Tensor z_host = z.to(Device::cpu()).contiguous();
+            for (int64_t k : dead) {
+                int64_t r = gen.randint(z_host.size(0));
+                e_host.select(0, k).copy_from(z_host.select(0, r));
+                m_host.select(0, k).copy_from(z_host.select(0, r));
+                n_host.data<float>()[k] = 1.0f;
+            }
+            e = e_host.to(e.device());
+            ema_sum = m_host.to(ema_sum.device());
+            ema_count = n_host.to(ema_count.device());
+        }
+        fill_(usage, 0.0);
+    }
+    codebook.assign(e);
+}
+
+int64_t VectorQuantizer::codes_used_since_restart() const {
+    int64_t used = 0;
+    for (double u : usage.to_vector()) used += u > 0;
+    return used;
+}
+
+VQVAE::VQVAE(Generator& gen, VQVAEConfig c) : config(c), encoder(gen), quantizer(c, gen), decoder(gen) {
+    register_module("encoder", encoder);
+    register_module("quantizer", quantizer);
+    register_module("decoder", decoder);
+}
+
+VQVAE::Output VQVAE::forward(const Tensor& x) const {
+    if (x.dim() != 4 || x.size(1) != 1 || x.size(2) != 28 || x.size(3) != 28)
+        throw std::invalid_argument("VQVAE: expected images [B, 1, 28, 28], got " + x.shape_str());
+    Output out;
+    ag::Var z_e = encoder.forward(ag::Var(x));
+    out.q = quantizer.quantize(z_e);
+    out.logits = decoder.forward(out.q.z_st);
+    out.recon = ag::mean(bernoulli_nll_per_image(out.logits, x));
+    out.loss = ag::add(out.recon, out.q.commitment);
+    if (out.q.codebook_loss.defined()) out.loss = ag::add(out.loss, out.q.codebook_loss);
+    return out;
+}
+
+Tensor VQVAE::encode(const Tensor& x) const {
+    ag::NoGradGuard no_grad;
+    Tensor ze = encoder.forward(ag::Var(x)).value();
+    Tensor flat = ze.permute({0, 2, 3, 1}).contiguous().reshape({-1, config.code_dim});
+    return quantizer.nearest(flat).reshape({ze.size(0), ze.size(2), ze.size(3)});
+}
+
+Tensor VQVAE::decode_logits(const Tensor& codes) const {
+    ag::NoGradGuard no_grad;
+    return decoder.forward(ag::Var(quantizer.lookup(codes))).value();
+}
+
+}  // namespace vq::models

@@ -1,0 +1,86 @@
+// The reference VQ-VAE (REFERENCE.md): encoder -> vector quantizer -> decoder,
+// K = 512 codes of D = 64, commitment beta = 0.25, codebook learned by EMA
+// with dead-code restart (or, for comparison, by the optimizer).
+#pragma once
+
+#include "models/blocks.hpp"
+
+namespace vq::models {
+
+enum class CodebookMode { Ema, Grad };
+
+struct VQVAEConfig {
+    int64_t num_codes = 512, code_dim = 64;
+    double beta = 0.25, decay = 0.99, epsilon = 1e-5;
+    int64_t restart_every = 50;
+    CodebookMode codebook = CodebookMode::Ema;
+};
+
+class VQEncoder : public EncoderTrunk {
+public:
+    explicit VQEncoder(Generator& gen);
+    ag::Var forward(const ag::Var& x) const { return proj.forward(features(x)); }  // -> z_e [B, 64, 7, 7]
+    nn::Conv2d proj;
+};
+
+class VQDecoder : public DecoderTail {
+public:
+    explicit VQDecoder(Generator& gen);
+    ag::Var forward(const ag::Var& z) const { return logits(conv1.forward(z)); }  // [B, 64, 7, 7] -> logits
+    nn::Conv2d conv1;
+};
+
+struct Quantized {
+    ag::Var z_st;       // z_e + sg(z_q - z_e): forward value z_q, gradient to z_e   [B, D, h, w]
+    Tensor codes;       // i64 [B, h, w]
+    Tensor z_e_flat;    // [B*h*w, D], the encoder outputs that chose `codes`
+    ag::Var commitment; // beta * sum ||z_e - sg(z_q)||^2 / B
+    ag::Var codebook_loss;  // sum ||sg(z_e) - z_q||^2 / B (grad mode only)
+    double perplexity = 0;
+};
+
+class VectorQuantizer : public nn::Module {
+public:
+    VectorQuantizer(const VQVAEConfig& config, Generator& gen);
+    // z_e: [B, D, h, w]
+    Quantized quantize(const ag::Var& z_e) const;
+    // Nearest code per row by ||z||^2 - 2 z.e + ||e||^2 with one GEMM. z: [N, D] -> i64 [N]
+    Tensor nearest(const Tensor& z_flat) const;
+    // codes: i64 [B, h, w] -> z_q: [B, D, h, w]
+    Tensor lookup(const Tensor& codes) const;
+    // The EMA codebook update and dead-code restart, after the optimizer step.
+    void ema_update(const Tensor& z_e_flat, const Tensor& codes, Generator& gen);
+    int64_t codes_used_since_restart() const;
+
+    ag::Var codebook;  // [K, D]
+    // EMA state (training state, not part of the model file)
+    Tensor ema_count;  // N [K]
+    Tensor ema_sum;    // m [K, D]
+    Tensor usage;      // assignments per code since the last restart check [K]
+    int64_t ema_steps = 0;
+    VQVAEConfig config;
+};
+
+class VQVAE : public nn::Module {
+public:
+    explicit VQVAE(Generator& gen, VQVAEConfig config = {});
+
+    struct Output {
+        ag::Var logits;      // [B, 1, 28, 28]
+        ag::Var recon;       // mean over the batch of the per-image BCE sum
+        ag::Var loss;        // recon + commitment (+ codebook loss in grad mode)
+        Quantized q;
+    };
+    Output forward(const Tensor& x) const;  // x: binary [B, 1, 28, 28]
+    Tensor encode(const Tensor& x) const;           // -> codes i64 [B, 7, 7]
+    Tensor decode_logits(const Tensor& codes) const;  // codes -> logits [B, 1, 28, 28]
+
+    VQVAEConfig config;
+    VQEncoder encoder;
+    VectorQuantizer quantizer;
+    VQDecoder decoder;
+};
+
+double perplexity_of(const Tensor& codes, int64_t num_codes);
+
+}  // namespace vq::models

@@ -1,0 +1,126 @@
+// Training the VQ-VAE: loss, EMA codebook step, test reconstruction NLL,
+// code usage and recon.png.
+#include "models/tasks.hpp"
+
+#include "data/binarize.hpp"
+#include "data/png.hpp"
+
+namespace vq::models {
+
+TestSet::TestSet(const std::string& dir, int64_t limit) : data(data::load_split(dir, "t10k")) {
+    count = limit > 0 ? std::min(limit, data.count) : data.count;
+    bits = data::binarize_deterministic(data.pixels.data(), 0, count, data.height, data.width, 0);
+}
+
+VQVAETask::VQVAETask(const TrainOptions& o, Device device)
+    : options_(o), device_(device), init_gen_(o.seed), model_(init_gen_, config_for(o)),
+      used_this_epoch_(size_t(model_.config.num_codes), false) {}
+
+VQVAEConfig VQVAETask::config_for(const TrainOptions& o) {
+    VQVAEConfig c;
+    if (o.codebook == "grad") c.codebook = CodebookMode::Grad;
+    else if (o.codebook != "ema") throw std::invalid_argument("--codebook must be 'ema' or 'grad', got '" + o.codebook + "'");
+    return c;
+}
+
+data::BatchSource VQVAETask::train_batches(int64_t batch_size, uint64_t seed) {
+    if (!train_) train_ = std::make_unique<data::Dataset>(data::load_split(options_.data_dir, "train"));
+    return data::image_batches(*train_, batch_size, seed);
+}
+
+Stats VQVAETask::forward_backward(const Tensor& batch, Generator&) {
+    VQVAE::Output out = model_.forward(batch);
+    out.loss.backward();
+    last_z_e_ = out.q.z_e_flat;
+    last_codes_ = out.q.codes;
+    for (int64_t k : out.q.codes.to_ints()) used_this_epoch_[size_t(k)] = true;
+    Stats s = {{"loss", out.loss.value().item()},
+               {"recon", out.recon.value().item()},
+               {"commitment", out.q.commitment.value().item()},
+               {"perplexity", out.q.perplexity}};
+    if (out.q.codebook_loss.defined()) s.push_back({"codebook", out.q.codebook_loss.value().item()});
+    return s;
+}
+
+void VQVAETask::after_step(Generator& gen) {
+    if (model_.config.codebook == CodebookMode::Ema) model_.quantizer.ema_update(last_z_e_, last_codes_, gen);
+}
+
+Stats VQVAETask::end_epoch() {
+    int64_t used = 0;
+    for (bool u : used_this_epoch_) used += u;
+    std::fill(used_this_epoch_.begin(), used_this_epoch_.end(), false);
+    return {{"used_codes", double(used)}};
+}
+
+const TestSet& VQVAETask::test_set(int64_t limit) {
+    if (!test_ || test_->count != std::min(limit, test_->data.count)) test_ = std::make_unique<TestSet>(options_.data_dir, limit);
+    return *test_;
+}
+
+Stats VQVAETask::evaluate(int64_t limit) {
+    const TestSet& t = test_set(limit);
+    ag::NoGradGuard no_grad;
+    double nll = 0;
+    std::vector<Tensor> codes;
+    for (int64_t first = 0; first < t.count; first += 500) {
+        int64_t n = std::min<int64_t>(500, t.count - first);
+        Tensor x = t.bits.narrow(0, first, n).to(device_);
+        VQVAE::Output out = model_.forward(x);
+        nll += out.recon.value().item() * double(n);
+        codes.push_back(out.q.codes.reshape({-1}).to(Device::cpu()));
+    }
+    std::vector<bool> used(size_t(model_.config.num_codes), false);
+    std::vector<int64_t> all;
+    for (const Tensor& c : codes)
+        for (int64_t k : c.to_ints()) used[size_t(k)] = true, all.push_back(k);
+    int64_t n_used = 0;
+    for (bool u : used) n_used += u;
+    double ppl = perplexity_of(Tensor::from_vector(all, {int64_t(all.size())}), model_.config.num_codes);
+    return {{"recon_nll", nll / double(t.count)}, {"used_codes", double(n_used)}, {"perplexity", ppl}};
+}
+
+void VQVAETask::write_images(const std::string& out_dir) {
+    const TestSet& t = test_set(options_.eval_limit);
+    int64_t n = std::min<int64_t>(8, t.count);
+    Tensor x = t.bits.narrow(0, 0, n).contiguous();
+    Tensor probs;
+    {
+        ag::NoGradGuard no_grad;
+        probs = sigmoid(model_.forward(x.to(device_)).logits.value()).to(Device::cpu());
+    }
+    Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
+    grid.narrow(0, 0, n).copy_from(x);
+    grid.narrow(0, n, n).copy_from(probs);
+    data::write_png_grid(out_dir + "/recon.png", grid, n);
+}
+
+nn::StateDict VQVAETask::extra_state() const {
+    const VectorQuantizer& q = model_.quantizer;
+    return {{"quantizer.ema_count", q.ema_count},
+            {"quantizer.ema_sum", q.ema_sum},
+            {"quantizer.usage", q.usage},
+            {"quantizer.ema_steps", Tensor::full({1}, double(q.ema_steps), DType::I64)}};
+}
+
+void VQVAETask::load_extra_state(const nn::StateDict& s, const std::string& source) {
+    VectorQuantizer& q = model_.quantizer;
+    auto get = [&](const std::string& k, const Tensor& like) {
+        auto it = s.find(k);
+        if (it == s.end()) throw std::runtime_error(source + ": missing '" + k + "'");
+        if (it->second.shape() != like.shape())
+            throw std::runtime_error(source + ": '" + k + "' has shape " + it->second.shape_str() + ", expected " + like.shape_str());
+        return it->second.to(device_).contiguous();
+    };
+    q.ema_count = get("quantizer.ema_count", q.ema_count);
+    q.ema_sum = get("quantizer.ema_sum", q.ema_sum);
+    q.usage = get("quantizer.usage", q.usage);
+    q.ema_steps = int64_t(get("quantizer.ema_steps", Tensor::zeros({1})).item());
+}
+
+std::unique_ptr<TrainTask> make_task(const TrainOptions& o, Device device) {
+    if (o.model == "vqvae") return std::make_unique<VQVAETask>(o, device);
+    throw std::invalid_argument("--model must be vqvae, vae or prior, got '" + o.model + "'");
+}
+
+}  // namespace vq::models

@@ -1,0 +1,46 @@
+// train: fits one of the reference models (REFERENCE.md tool contract).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "models/checkpoint.hpp"
+#include "models/task.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"Train a reference model (vqvae, vae or prior) on binarized Fashion-MNIST"};
+    vq::models::TrainOptions o;
+    std::string resume;
+    app.add_option("--model", o.model, "vqvae | vae | prior")->check(CLI::IsMember({"vqvae", "vae", "prior"}));
+    app.add_option("--data", o.data_dir, "directory of IDX files")->capture_default_str();
+    auto* epochs = app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str();
+    auto* steps = app.add_option("--steps", o.steps, "stop after this many steps in total (overrides --epochs)");
+    app.add_option("--batch", o.batch, "batch size")->capture_default_str();
+    app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior)");
+    app.add_option("--seed", o.seed, "random seed")->capture_default_str();
+    app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
+    app.add_option("--init", o.init, "start from these weights (a model.safetensors)");
+    app.add_option("--vqvae", o.vqvae, "the trained VQ-VAE (for --model prior)");
+    app.add_option("--codebook", o.codebook, "VQ-VAE codebook: ema (default) or grad")->check(CLI::IsMember({"ema", "grad"}));
+    app.add_option("--out", o.out_dir, "output directory");
+    app.add_option("--resume", resume, "continue the run in this directory from its last checkpoint");
+    app.add_option("--log-every", o.log_every, "steps between metrics lines")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--save-every", o.save_every, "steps between extra checkpoints (0: epoch ends only)")->check(CLI::NonNegativeNumber);
+    app.add_option("--eval-limit", o.eval_limit, "test images evaluated each epoch")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--threads", o.threads, "BLAS threads (0: default)")->check(CLI::NonNegativeNumber);
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (!resume.empty()) {
+            vq::models::TrainOptions saved = vq::models::load_config(resume + "/config.json");
+            if (!epochs->empty()) saved.epochs = o.epochs;
+            if (!steps->empty()) saved.steps = o.steps;
+            saved.out_dir = resume;
+            saved.threads = o.threads;
+            return vq::models::train(saved, true);
+        }
+        if (o.out_dir.empty()) throw std::invalid_argument("--out is required (or --resume DIR)");
+        if (o.model == "prior" && o.vqvae.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
+        return vq::models::train(o, false);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "\ntrain: error: {}\n", e.what());
+        return 1;
+    }
+}
