@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "models/task.hpp"
+#include "models/pixelcnn.hpp"
+#include "models/vae.hpp"
 #include "models/vqvae.hpp"
 
 namespace vq::models {
@@ -43,5 +45,49 @@ private:
     Tensor last_z_e_, last_codes_;
     std::vector<bool> used_this_epoch_;
 };
+
+class VAETask : public TrainTask {
+public:
+    VAETask(const TrainOptions& o, Device device);
+    nn::Module& model() override { return model_; }
+    double default_lr() const override { return 2e-4; }
+    data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
+    Stats forward_backward(const Tensor& batch, Generator& gen) override;
+    Stats evaluate(int64_t limit) override;
+    void write_images(const std::string& out_dir) override;
+
+private:
+    TrainOptions options_;
+    Device device_;
+    Generator init_gen_;
+    VAE model_;
+    std::unique_ptr<data::Dataset> train_;
+    std::unique_ptr<TestSet> test_;
+};
+
+// Codes of a VQ-VAE for every image of a binarized set: i64 [N, 7, 7].
+Tensor extract_codes(const VQVAE& vqvae, const Tensor& bits, Device device, const std::string& label);
+
+class PriorTask : public TrainTask {
+public:
+    PriorTask(const TrainOptions& o, Device device);
+    nn::Module& model() override { return model_; }
+    double default_lr() const override { return 3e-4; }
+    data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
+    Stats forward_backward(const Tensor& batch, Generator& gen) override;
+    Stats evaluate(int64_t limit) override;
+    void write_images(const std::string& out_dir) override;
+
+private:
+    TrainOptions options_;
+    Device device_;
+    Generator init_gen_;
+    VQVAE vqvae_;
+    GatedPixelCNN model_;
+    Tensor train_codes_, test_codes_;
+};
+
+// Writes a PNG grid of images decoded from codes (decoder probabilities).
+void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns);
 
 }  // namespace vq::models

@@ -120,6 +120,8 @@ void VQVAETask::load_extra_state(const nn::StateDict& s, const std::string& sour
 
 std::unique_ptr<TrainTask> make_task(const TrainOptions& o, Device device) {
     if (o.model == "vqvae") return std::make_unique<VQVAETask>(o, device);
+    if (o.model == "vae") return std::make_unique<VAETask>(o, device);
+    if (o.model == "prior") return std::make_unique<PriorTask>(o, device);
     throw std::invalid_argument("--model must be vqvae, vae or prior, got '" + o.model + "'");
 }
 

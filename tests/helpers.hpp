@@ -64,7 +64,7 @@ inline bool message_contains(const std::function<void()>& fn, const std::string&
         fn();
     } catch (const std::exception& e) {
         if (std::string(e.what()).find(needle) != std::string::npos) return true;
-        MESSAGE("message was: " << e.what());
+        MESSAGE("message was: " << std::string(e.what()));
         return false;
     }
     MESSAGE("no exception thrown");

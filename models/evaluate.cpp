@@ -1,0 +1,110 @@
+#include "models/evaluate.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "models/checkpoint.hpp"
+#include "models/progress.hpp"
+#include "models/tasks.hpp"
+
+namespace vq::models {
+
+using json = nlohmann::json;
+
+double nats_to_bits_per_dim(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
+
+json evaluate_density(const EvalOptions& o) {
+    if (o.vqvae.empty() && o.vae.empty()) throw std::invalid_argument("give at least --vqvae or --vae");
+    if (!o.prior.empty() && o.vqvae.empty()) throw std::invalid_argument("--prior needs the --vqvae whose codes it models");
+    if (o.limit < 0) throw std::invalid_argument("--limit must not be negative, got " + std::to_string(o.limit));
+    if (o.iw_k < 1) throw std::invalid_argument("--iw must be at least 1, got " + std::to_string(o.iw_k));
+    Device device = Device::parse(o.device);
+    TestSet test(o.data_dir, o.limit > 0 ? o.limit : 0);
+    const int64_t n = test.count, chunk = 500;
+    json out = {{"images", n}};
+    Generator init(0);
+
+    if (!o.vqvae.empty()) {
+        VQVAE vqvae(init);
+        load_model_file(vqvae, o.vqvae, "vqvae");
+        vqvae.to(device);
+        double recon = 0;
+        Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
+        ProgressBar bar("VQ-VAE recon", n);
+        for (int64_t first = 0; first < n; first += chunk) {
+            int64_t m = std::min(chunk, n - first);
+            ag::NoGradGuard no_grad;
+            VQVAE::Output r = vqvae.forward(test.bits.narrow(0, first, m).to(device));
+            recon += r.recon.value().item() * double(m);
+            codes.narrow(0, first, m).copy_from(r.q.codes.to(Device::cpu()));
+            bar.update(first + m, m);
+        }
+        bar.finish();
+        recon /= double(n);
+        out["vqvae_recon_nats"] = recon;
+        out["vqvae_uniform_nats"] = recon + 49.0 * std::log(512.0);
+        if (!o.prior.empty()) {
+            GatedPixelCNN prior(init);
+            load_model_file(prior, o.prior, "prior");
+            prior.to(device);
+            double nll = 0;
+            ProgressBar pbar("prior NLL", n);
+            for (int64_t first = 0; first < n; first += chunk) {
+                int64_t m = std::min(chunk, n - first);
+                nll += sum(prior.nll_per_image(codes.narrow(0, first, m).contiguous().to(device))).item();
+                pbar.update(first + m, m);
+            }
+            pbar.finish();
+            out["prior_nats"] = nll / double(n);
+            out["vqvae_prior_nats"] = recon + nll / double(n);
+        }
+    }
+    if (!o.vae.empty()) {
+        VAE vae(init);
+        load_model_file(vae, o.vae, "vae");
+        vae.to(device);
+        Generator gen(o.seed);
+        double elbo = 0, iwae = 0;
+        // small image chunks keep k decoder passes per image within memory
+        const int64_t iw_chunk = std::max<int64_t>(1, std::min<int64_t>(chunk, 4096 / o.iw_k));
+        ProgressBar bar(fmt::format("VAE ELBO + IWAE-{}", o.iw_k), n);
+        for (int64_t first = 0; first < n; first += iw_chunk) {
+            int64_t m = std::min(iw_chunk, n - first);
+            Tensor x = test.bits.narrow(0, first, m).to(device);
+            elbo += sum(vae.negative_elbo(x, gen)).item();
+            iwae += sum(vae.iwae_nll(x, o.iw_k, gen)).item();
+            bar.update(first + m, m);
+        }
+        bar.finish();
+        out["vae_elbo_nats"] = elbo / double(n);
+        out["vae_iwae_nats"] = iwae / double(n);
+        out["iw_k"] = o.iw_k;
+    }
+    return out;
+}
+
+std::string format_density_table(const json& r) {
+    std::string s = fmt::format("Test NLL on {} binarized Fashion-MNIST test images (lower is better)\n", r["images"].get<int64_t>());
+    s += fmt::format("{:<34} {:>12} {:>10}\n", "model", "nats/image", "bits/dim");
+    auto row = [&](const std::string& label, const char* key) {
+        if (r.contains(key)) {
+            double v = r[key].get<double>();
+            s += fmt::format("{:<34} {:>12.2f} {:>10.4f}\n", label, v, nats_to_bits_per_dim(v));
+        }
+    };
+    row("VQ-VAE, uniform prior (bound)", "vqvae_uniform_nats");
+    row("VQ-VAE + PixelCNN prior (bound)", "vqvae_prior_nats");
+    row("VAE -ELBO (bound)", "vae_elbo_nats");
+    if (r.contains("iw_k")) row(fmt::format("VAE IWAE-{} (estimate)", r["iw_k"].get<int64_t>()), "vae_iwae_nats");
+    if (r.contains("vqvae_recon_nats")) {
+        s += fmt::format("  VQ-VAE recon NLL {:.2f} nats/image", r["vqvae_recon_nats"].get<double>());
+        if (r.contains("prior_nats"))
+            s += fmt::format("; prior NLL {:.2f} nats/image = {:.3f} nats/latent", r["prior_nats"].get<double>(),
+                             r["prior_nats"].get<double>() / 49.0);
+        s += "\n";
+    }
+    return s;
+}
+
+}  // namespace vq::models

@@ -1,0 +1,31 @@
+// The density comparison: test NLL of whatever models are given, on the test
+// set under the deterministic binarization, in nats per image (REFERENCE.md's
+// keys) and bits per dim.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/idx.hpp"
+
+namespace vq::models {
+
+struct EvalOptions {
+    std::string vqvae, prior, vae;
+    std::string data_dir = data::kDefaultDataDir;
+    int64_t iw_k = 1000;     // importance samples for the VAE
+    int64_t limit = 0;       // first N test images (0: all)
+    std::string device = "cpu";
+    uint64_t seed = 0;
+};
+
+// Returns the REFERENCE.md JSON object: images, vqvae_recon_nats,
+// vqvae_uniform_nats, prior_nats, vqvae_prior_nats, vae_elbo_nats,
+// vae_iwae_nats, iw_k (for the models given).
+nlohmann::json evaluate_density(const EvalOptions& options);
+// The same numbers as a readable table with bits/dim.
+std::string format_density_table(const nlohmann::json& result);
+
+double nats_to_bits_per_dim(double nats, int64_t dims = 784);
+
+}  // namespace vq::models

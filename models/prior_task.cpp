@@ -1,0 +1,76 @@
+// Training the Gated PixelCNN prior on the codes of a trained VQ-VAE. The
+// training images are binarized once by the training rule and their codes
+// extracted once; the test codes come from the deterministic test bits.
+#include <fmt/format.h>
+
+#include "data/binarize.hpp"
+#include "data/png.hpp"
+#include "models/checkpoint.hpp"
+#include "models/progress.hpp"
+#include "models/tasks.hpp"
+
+namespace vq::models {
+
+Tensor extract_codes(const VQVAE& vqvae, const Tensor& bits, Device device, const std::string& label) {
+    const int64_t n = bits.size(0), chunk = 500;
+    Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
+    ProgressBar bar(label, n);
+    for (int64_t first = 0; first < n; first += chunk) {
+        int64_t m = std::min(chunk, n - first);
+        codes.narrow(0, first, m).copy_from(vqvae.encode(bits.narrow(0, first, m).to(device)).to(Device::cpu()));
+        bar.update(first + m, m);
+    }
+    bar.finish();
+    return codes;
+}
+
+void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns) {
+    Tensor probs = sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
+    data::write_png_grid(path, probs, columns);
+}
+
+PriorTask::PriorTask(const TrainOptions& o, Device device)
+    : options_(o), device_(device), init_gen_(o.seed), vqvae_(init_gen_), model_(init_gen_) {
+    if (o.vqvae.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
+    load_model_file(vqvae_, o.vqvae, "vqvae");
+    vqvae_.to(device);
+}
+
+data::BatchSource PriorTask::train_batches(int64_t batch_size, uint64_t seed) {
+    if (!train_codes_.defined()) {
+        data::Dataset train = data::load_split(options_.data_dir, "train");
+        // one fixed dynamic binarization of the training set, from the seed
+        Generator bits_gen(data::mix_seed(seed, 0xC0DE5));
+        Tensor bits = data::binarize_dynamic(train.pixels.data(), train.count, train.height, train.width, bits_gen);
+        train_codes_ = extract_codes(vqvae_, bits, device_, "extracting train codes");
+    }
+    return data::row_batches(train_codes_, batch_size, seed);
+}
+
+Stats PriorTask::forward_backward(const Tensor& batch, Generator&) {
+    ag::Var loss = model_.loss(batch);
+    loss.backward();
+    return {{"loss", loss.value().item()}};
+}
+
+Stats PriorTask::evaluate(int64_t limit) {
+    if (!test_codes_.defined() || test_codes_.size(0) != limit) {
+        TestSet test(options_.data_dir, limit);
+        test_codes_ = extract_codes(vqvae_, test.bits, device_, "extracting test codes");
+    }
+    double total = 0;
+    for (int64_t first = 0; first < test_codes_.size(0); first += 500) {
+        int64_t n = std::min<int64_t>(500, test_codes_.size(0) - first);
+        total += sum(model_.nll_per_image(test_codes_.narrow(0, first, n).contiguous().to(device_))).item();
+    }
+    double per_image = total / double(test_codes_.size(0));
+    return {{"prior_nll", per_image}, {"nats_per_latent", per_image / 49.0}};
+}
+
+void PriorTask::write_images(const std::string& out_dir) {
+    Generator gen(data::mix_seed(options_.seed, 0x5A3));
+    Tensor codes = model_.sample(16, 1.0, gen, device_);
+    write_decoded_grid(vqvae_, codes, device_, out_dir + "/samples.png", 8);
+}
+
+}  // namespace vq::models

@@ -1,0 +1,46 @@
+// The Gaussian VAE baseline (REFERENCE.md): latent z in R^32 with a standard
+// normal prior, trained on -ELBO (one reparameterised sample, analytic KL);
+// its test NLL is the importance-weighted estimate with k samples.
+#pragma once
+
+#include "models/blocks.hpp"
+
+namespace vq::models {
+
+class VAEEncoder : public EncoderTrunk {
+public:
+    explicit VAEEncoder(Generator& gen);
+    // x: [B, 1, 28, 28] -> [B, 64]: mu = [:, :32], log-variance = [:, 32:]
+    ag::Var forward(const ag::Var& x) const;
+    nn::Linear fc;
+};
+
+class VAEDecoder : public DecoderTail {
+public:
+    explicit VAEDecoder(Generator& gen);
+    ag::Var forward(const ag::Var& z) const;  // z: [B, 32] -> logits [B, 1, 28, 28]
+    nn::Linear fc;
+};
+
+class VAE : public nn::Module {
+public:
+    static constexpr int64_t kLatent = 32;
+    explicit VAE(Generator& gen);
+
+    struct Output {
+        ag::Var loss;   // -ELBO averaged over the batch
+        ag::Var recon;  // mean per-image BCE sum
+        ag::Var kl;     // mean per-image KL(q(z|x) || N(0, I))
+    };
+    Output forward(const Tensor& x, Generator& gen) const;
+    // Per-image -ELBO with one sample: [B]
+    Tensor negative_elbo(const Tensor& x, Generator& gen) const;
+    // Per-image importance-weighted NLL estimate with k samples: [B]. At most
+    // `chunk` decoder passes run at once, so memory stays bounded for k = 1000.
+    Tensor iwae_nll(const Tensor& x, int64_t k, Generator& gen, int64_t chunk = 1024) const;
+
+    VAEEncoder encoder;
+    VAEDecoder decoder;
+};
+
+}  // namespace vq::models

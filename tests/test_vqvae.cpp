@@ -1,0 +1,195 @@
+// The VQ-VAE: parameter names and shapes against REFERENCE.md, the quantizer
+// (nearest code, straight-through, EMA, dead-code restart) and a resumed
+// training run equal bit for bit to an uninterrupted one.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "models/checkpoint.hpp"
+#include "models/vqvae.hpp"
+#include "nn/safetensors.hpp"
+#include "tests/helpers.hpp"
+
+using namespace vq;
+using namespace vq::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("vq_test_vqvae_" + std::to_string(::getpid())) / name;
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d.string();
+}
+
+// REFERENCE.md's VQ-VAE table, written out as (name, shape).
+const std::map<std::string, Shape> kReferenceVQVAE = {
+    {"encoder.conv1.weight", {64, 1, 4, 4}},      {"encoder.conv1.bias", {64}},
+    {"encoder.conv2.weight", {128, 64, 4, 4}},    {"encoder.conv2.bias", {128}},
+    {"encoder.conv3.weight", {128, 128, 3, 3}},   {"encoder.conv3.bias", {128}},
+    {"encoder.res1.conv1.weight", {32, 128, 3, 3}}, {"encoder.res1.conv1.bias", {32}},
+    {"encoder.res1.conv2.weight", {128, 32, 1, 1}}, {"encoder.res1.conv2.bias", {128}},
+    {"encoder.res2.conv1.weight", {32, 128, 3, 3}}, {"encoder.res2.conv1.bias", {32}},
+    {"encoder.res2.conv2.weight", {128, 32, 1, 1}}, {"encoder.res2.conv2.bias", {128}},
+    {"encoder.proj.weight", {64, 128, 1, 1}},     {"encoder.proj.bias", {64}},
+    {"quantizer.codebook", {512, 64}},
+    {"decoder.conv1.weight", {128, 64, 3, 3}},    {"decoder.conv1.bias", {128}},
+    {"decoder.res1.conv1.weight", {32, 128, 3, 3}}, {"decoder.res1.conv1.bias", {32}},
+    {"decoder.res1.conv2.weight", {128, 32, 1, 1}}, {"decoder.res1.conv2.bias", {128}},
+    {"decoder.res2.conv1.weight", {32, 128, 3, 3}}, {"decoder.res2.conv1.bias", {32}},
+    {"decoder.res2.conv2.weight", {128, 32, 1, 1}}, {"decoder.res2.conv2.bias", {128}},
+    {"decoder.deconv1.weight", {128, 64, 4, 4}},  {"decoder.deconv1.bias", {64}},
+    {"decoder.deconv2.weight", {64, 1, 4, 4}},    {"decoder.deconv2.bias", {1}},
+};
+
+}  // namespace
+
+TEST_CASE("a saved VQ-VAE holds exactly REFERENCE.md's tensors, in F32") {
+    Generator gen(0);
+    models::VQVAE m(gen);
+    std::string path = temp_dir("names") + "/model.safetensors";
+    models::save_model_file(m, path, "vqvae", 0);
+    // read the raw header, independently of the loader
+    std::string bytes = nn::read_file(path);
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; ++i) hl |= uint64_t(uint8_t(bytes[i])) << (8 * i);
+    auto header = nlohmann::json::parse(bytes.substr(8, hl));
+    std::map<std::string, Shape> got;
+    for (auto it = header.begin(); it != header.end(); ++it) {
+        if (it.key() == "__metadata__") continue;
+        CHECK(it.value()["dtype"] == "F32");
+        got[it.key()] = it.value()["shape"].get<Shape>();
+    }
+    CHECK(got == kReferenceVQVAE);
+    CHECK(header["__metadata__"]["model"] == "vqvae");
+}
+
+TEST_CASE("nearest code by one GEMM equals a brute-force search") {
+    Generator gen(1);
+    models::VQVAEConfig c;
+    c.num_codes = 16;
+    c.code_dim = 3;
+    models::VectorQuantizer q(c, gen);
+    q.codebook.assign(rand_uniform({16, 3}, -1, 1, gen));
+    Tensor z = rand_uniform({50, 3}, -1, 1, gen);
+    std::vector<int64_t> got = q.nearest(z).to_ints();
+    std::vector<double> zv = z.to_vector(), ev = q.codebook.value().to_vector();
+    for (int64_t i = 0; i < 50; ++i) {
+        int64_t best = 0;
+        double best_d = INFINITY;
+        for (int64_t k = 0; k < 16; ++k) {
+            double d = 0;
+            for (int j = 0; j < 3; ++j) d += (zv[i * 3 + j] - ev[k * 3 + j]) * (zv[i * 3 + j] - ev[k * 3 + j]);
+            if (d < best_d) best_d = d, best = k;
+        }
+        CHECK(got[size_t(i)] == best);
+    }
+}
+
+TEST_CASE("straight-through: the decoder sees z_q, the encoder gets the gradient") {
+    Generator gen(2);
+    models::VQVAEConfig c;
+    c.num_codes = 8;
+    c.code_dim = 4;
+    models::VectorQuantizer q(c, gen);
+    ag::Var z_e(rand_uniform({2, 4, 3, 3}, -1, 1, gen), true);
+    models::Quantized out = q.quantize(z_e);
+    CHECK_CLOSE(out.z_st.value(), q.lookup(out.codes), 1e-6, 1e-7);
+    ag::sum(ag::mul(out.z_st, 3.0)).backward();
+    CHECK(z_e.grad().to_vector() == std::vector<double>(72, 3.0));
+    // commitment = beta * ||z_e - z_q||^2 / B
+    double expect = 0.25 * sum(square(sub(z_e.value(), q.lookup(out.codes)))).item() / 2.0;
+    CHECK(out.commitment.value().item() == doctest::Approx(expect).epsilon(1e-5));
+}
+
+TEST_CASE("the EMA update follows REFERENCE.md's formulas") {
+    Generator gen(3);
+    models::VQVAEConfig c;
+    c.num_codes = 3;
+    c.code_dim = 2;
+    models::VectorQuantizer q(c, gen);
+    Tensor m0 = q.ema_sum.clone();
+    Tensor z = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {3, 2});
+    Tensor codes = Tensor::from_vector(std::vector<int64_t>{0, 0, 2}, {3});
+    q.ema_update(z, codes, gen);
+    // n = [2, 0, 1]; N = 0.01 n; m = 0.99 m0 + 0.01 s with s0 = (4, 6), s2 = (5, 6)
+    std::vector<double> N = q.ema_count.to_vector();
+    CHECK(N[0] == doctest::Approx(0.02));
+    CHECK(N[1] == 0.0);
+    CHECK(N[2] == doctest::Approx(0.01));
+    double total = 0.03, eps = 1e-5;
+    double n0 = (0.02 + eps) / (total + 3 * eps) * total;
+    double m00 = 0.99 * m0.at({0, 0}) + 0.01 * 4;
+    CHECK(q.codebook.value().at({0, 0}) == doctest::Approx(m00 / n0).epsilon(1e-4));
+    CHECK(q.ema_sum.at({2, 1}) == doctest::Approx(0.99 * m0.at({2, 1}) + 0.06).epsilon(1e-5));
+}
+
+TEST_CASE("dead codes restart to encoder outputs every restart_every steps") {
+    Generator gen(4);
+    models::VQVAEConfig c;
+    c.num_codes = 4;
+    c.code_dim = 2;
+    c.restart_every = 3;
+    models::VectorQuantizer q(c, gen);
+    Tensor z = Tensor::from_vector(std::vector<float>{10, 20, 30, 40}, {2, 2});
+    Tensor codes = Tensor::from_vector(std::vector<int64_t>{1, 1}, {2});
+    for (int i = 0; i < 3; ++i) q.ema_update(z, codes, gen);
+    // codes 0, 2, 3 were never used: each now equals one of the two rows of z, with N = 1
+    for (int64_t k : {0, 2, 3}) {
+        double a = q.codebook.value().at({k, 0});
+        CHECK((a == 10.0 || a == 30.0));
+        CHECK(q.ema_count.to_vector()[size_t(k)] == 1.0);
+        CHECK(q.ema_sum.at({k, 0}) == a);
+    }
+    CHECK(q.codes_used_since_restart() == 0);  // counts restarted
+}
+
+TEST_CASE("a resumed run equals an uninterrupted one bit for bit") {
+    models::TrainOptions o;
+    o.batch = 16;
+    o.steps = 6;
+    o.eval_limit = 50;
+    o.log_every = 2;
+    o.seed = 5;
+    o.out_dir = temp_dir("straight");
+    REQUIRE(models::train(o, false) == 0);
+    models::TrainOptions first = o;
+    first.steps = 3;
+    first.out_dir = temp_dir("resumed");
+    REQUIRE(models::train(first, false) == 0);
+    models::TrainOptions rest = models::load_config(first.out_dir + "/config.json");
+    rest.steps = 6;
+    REQUIRE(models::train(rest, true) == 0);
+    auto a = nn::load_safetensors(o.out_dir + "/model.safetensors").tensors;
+    auto b = nn::load_safetensors(first.out_dir + "/model.safetensors").tensors;
+    REQUIRE(a.size() == b.size());
+    for (auto& [name, t] : a) {
+        CAPTURE(name);
+        CHECK(t.to_vector() == b.at(name).to_vector());
+    }
+    auto sa = nn::load_safetensors(o.out_dir + "/train_state.safetensors").tensors;
+    auto sb = nn::load_safetensors(first.out_dir + "/train_state.safetensors").tensors;
+    CHECK(sa.at("quantizer.ema_sum").to_vector() == sb.at("quantizer.ema_sum").to_vector());
+    CHECK(sa.at("adam.v.decoder.deconv2.weight").to_vector() == sb.at("adam.v.decoder.deconv2.weight").to_vector());
+    for (const char* f : {"config.json", "metrics.jsonl", "recon.png"}) CHECK(fs::exists(first.out_dir + "/" + f));
+}
+
+TEST_CASE("training reports bad inputs clearly") {
+    models::TrainOptions o;
+    o.steps = 1;
+    o.out_dir = temp_dir("bad");
+    o.data_dir = "/nonexistent/data";
+    CHECK(message_contains([&] { models::train(o, false); }, "/nonexistent/data: data directory not found"));
+    o.data_dir = data::kDefaultDataDir;
+    o.out_dir = "/proc/forbidden/out";
+    CHECK(message_contains([&] { models::train(o, false); }, "/proc/forbidden/out"));
+    o.out_dir = temp_dir("bad2");
+    o.batch = 0;
+    CHECK(message_contains([&] { models::train(o, false); }, "--batch must be positive, got 0"));
+    o.batch = 8;
+    o.model = "gan";
+    CHECK(message_contains([&] { models::train(o, false); }, "--model must be vqvae, vae or prior, got 'gan'"));
+    o.model = "vqvae";
+    o.init = temp_dir("bad3") + "/missing.safetensors";
+    CHECK(message_contains([&] { models::train(o, false); }, "missing.safetensors: cannot open"));
+}

@@ -1,0 +1,59 @@
+// sample: a PNG grid of images decoded from PixelCNN prior samples, or, with
+// --condition-top ROWS, test images whose top code rows are kept and the rest
+// sampled (inpainting).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "data/png.hpp"
+#include "models/checkpoint.hpp"
+#include "models/tasks.hpp"
+
+int main(int argc, char** argv) {
+    using namespace vq;
+    CLI::App app{"Sample images from a VQ-VAE + Gated PixelCNN prior"};
+    std::string vqvae_path, prior_path, out, data_dir = data::kDefaultDataDir, device_name = "cpu";
+    int64_t n = 16, keep_rows = 0, columns = 8;
+    double temperature = 1.0;
+    uint64_t seed = 0;
+    app.add_option("--vqvae", vqvae_path, "VQ-VAE model.safetensors")->required();
+    app.add_option("--prior", prior_path, "prior model.safetensors")->required();
+    app.add_option("-n", n, "number of images")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1024)));
+    app.add_option("--out", out, "output PNG")->required();
+    app.add_option("--temperature", temperature, "softmax temperature")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--seed", seed, "random seed")->capture_default_str();
+    app.add_option("--columns", columns, "images per grid row")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--condition-top", keep_rows, "keep the top ROWS of code rows (of 7) of the first n test images, sample the rest")
+        ->check(CLI::Range(0, 6));
+    app.add_option("--data", data_dir, "directory of IDX files (for --condition-top)")->capture_default_str();
+    app.add_option("--device", device_name, "cpu | cuda")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        Device device = Device::parse(device_name);
+        Generator init(0), gen(seed);
+        models::VQVAE vqvae(init);
+        models::GatedPixelCNN prior(init);
+        models::load_model_file(vqvae, vqvae_path, "vqvae");
+        models::load_model_file(prior, prior_path, "prior");
+        vqvae.to(device);
+        prior.to(device);
+        if (keep_rows == 0) {
+            Tensor codes = prior.sample(n, temperature, gen, device);
+            models::write_decoded_grid(vqvae, codes, device, out, columns);
+        } else {
+            models::TestSet test(data_dir, n);
+            Tensor given = vqvae.encode(test.bits.to(device)).to(Device::cpu());
+            Tensor codes = prior.sample(n, temperature, gen, device, given, keep_rows);
+            // top: the test images; bottom: their top rows kept, the rest sampled
+            Tensor probs = sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
+            Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
+            grid.narrow(0, 0, n).copy_from(test.bits);
+            grid.narrow(0, n, n).copy_from(probs);
+            data::write_png_grid(out, grid, n);
+        }
+        fmt::print(stderr, "wrote {}\n", out);
+        return 0;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "sample: error: {}\n", e.what());
+        return 1;
+    }
+}
