@@ -15,9 +15,10 @@ using json = nlohmann::json;
 double nats_to_bits_per_dim(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
 
 json evaluate_density(const EvalOptions& o) {
-    if (o.vqvae.empty() && o.vae.empty()) throw std::invalid_argument("give at least --vqvae or --vae");
     if (!o.prior.empty() && o.vqvae.empty()) throw std::invalid_argument("--prior needs the --vqvae whose codes it models");
+    if (o.vqvae.empty() && o.vae.empty()) throw std::invalid_argument("give at least --vqvae or --vae");
     if (o.limit < 0) throw std::invalid_argument("--limit must not be negative, got " + std::to_string(o.limit));
+    if (o.iw_limit < 0) throw std::invalid_argument("--iw-limit must not be negative, got " + std::to_string(o.iw_limit));
     if (o.iw_k < 1) throw std::invalid_argument("--iw must be at least 1, got " + std::to_string(o.iw_k));
     Device device = Device::parse(o.device);
     TestSet test(o.data_dir, o.limit > 0 ? o.limit : 0);
@@ -66,6 +67,7 @@ json evaluate_density(const EvalOptions& o) {
         vae.to(device);
         Generator gen(o.seed);
         double elbo = 0, iwae = 0;
+        const int64_t iw_n = o.iw_limit > 0 ? std::min(o.iw_limit, n) : n;
         // small image chunks keep k decoder passes per image within memory
         const int64_t iw_chunk = std::max<int64_t>(1, std::min<int64_t>(chunk, 4096 / o.iw_k));
         ProgressBar bar(fmt::format("VAE ELBO + IWAE-{}", o.iw_k), n);
@@ -73,13 +75,14 @@ json evaluate_density(const EvalOptions& o) {
             int64_t m = std::min(iw_chunk, n - first);
             Tensor x = test.bits.narrow(0, first, m).to(device);
             elbo += sum(vae.negative_elbo(x, gen)).item();
-            iwae += sum(vae.iwae_nll(x, o.iw_k, gen)).item();
+            if (first < iw_n) iwae += sum(vae.iwae_nll(x.narrow(0, 0, std::min(m, iw_n - first)), o.iw_k, gen)).item();
             bar.update(first + m, m);
         }
         bar.finish();
         out["vae_elbo_nats"] = elbo / double(n);
-        out["vae_iwae_nats"] = iwae / double(n);
+        out["vae_iwae_nats"] = iwae / double(iw_n);
         out["iw_k"] = o.iw_k;
+        out["iw_images"] = iw_n;
     }
     return out;
 }
@@ -96,7 +99,11 @@ std::string format_density_table(const json& r) {
     row("VQ-VAE, uniform prior (bound)", "vqvae_uniform_nats");
     row("VQ-VAE + PixelCNN prior (bound)", "vqvae_prior_nats");
     row("VAE -ELBO (bound)", "vae_elbo_nats");
-    if (r.contains("iw_k")) row(fmt::format("VAE IWAE-{} (estimate)", r["iw_k"].get<int64_t>()), "vae_iwae_nats");
+    if (r.contains("iw_k")) {
+        std::string on = r.value("iw_images", r["images"].get<int64_t>()) == r["images"].get<int64_t>()
+                             ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());
+        row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), "vae_iwae_nats");
+    }
     if (r.contains("vqvae_recon_nats")) {
         s += fmt::format("  VQ-VAE recon NLL {:.2f} nats/image", r["vqvae_recon_nats"].get<double>());
         if (r.contains("prior_nats"))

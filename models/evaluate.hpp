@@ -15,6 +15,7 @@ struct EvalOptions {
     std::string data_dir = data::kDefaultDataDir;
     int64_t iw_k = 1000;     // importance samples for the VAE
     int64_t limit = 0;       // first N test images (0: all)
+    int64_t iw_limit = 0;    // IWAE on the first N of those only (0: all); the costly part
     std::string device = "cpu";
     uint64_t seed = 0;
 };

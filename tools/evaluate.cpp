@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include "models/evaluate.hpp"
+#include "nn/safetensors.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Test NLL (nats/image and bits/dim) of VQ-VAE, VQ-VAE + prior and VAE checkpoints"};
     vq::models::EvalOptions o;
     bool as_json = false;
+    std::string json_out;
     app.add_option("--vqvae", o.vqvae, "VQ-VAE model.safetensors");
     app.add_option("--prior", o.prior, "PixelCNN prior model.safetensors (needs --vqvae)");
     app.add_option("--vae", o.vae, "VAE model.safetensors");
@@ -16,10 +18,13 @@ int main(int argc, char** argv) {
     app.add_option("--limit", o.limit, "evaluate the first N test images (0: all)")->capture_default_str();
     app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
     app.add_option("--seed", o.seed, "seed of the VAE's samples")->capture_default_str();
+    app.add_option("--iw-limit", o.iw_limit, "run the IWAE estimate on the first N images only (0: all)")->capture_default_str();
     app.add_flag("--json", as_json, "print one JSON object instead of the table");
+    app.add_option("--json-out", json_out, "also write the JSON object to this file");
     CLI11_PARSE(app, argc, argv);
     try {
         nlohmann::json result = vq::models::evaluate_density(o);
+        if (!json_out.empty()) vq::nn::write_file_atomic(json_out, result.dump(2) + "\n");
         if (as_json) fmt::print("{}\n", result.dump());
         else fmt::print("{}", vq::models::format_density_table(result));
         return 0;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds, then trains the VQ-VAE, the
+# Gated PixelCNN prior on its codes and the VAE baseline on binarized
+# Fashion-MNIST, evaluates all of them on the test set and writes a sample
+# grid. Ends by printing the density table.
+#
+#   ./scripts/main_job.sh           quick preset: 1 epoch of each model
+#   ./scripts/main_job.sh --full    the README's results: more epochs, IWAE-1000
+#
+# Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+preset=quick
+if [ "${1:-}" = "--full" ]; then preset=full; fi
+if [ "$preset" = full ]; then
+  epochs=${EPOCHS:-10}; iw=1000; iw_limit=1000
+else
+  epochs=${EPOCHS:-1}; iw=100; iw_limit=1000
+fi
+OUT=${OUT:-runs/$preset}
+DEVICE=${DEVICE:-cpu}
+
+./scripts/install_deps.sh
+if [ ! -f build/build.ninja ]; then meson setup build -Dcuda=auto; fi
+ninja -C build
+bin=build/tools
+mkdir -p "$OUT"
+start=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - start )) s elapsed)"; }
+
+step "1/5 VQ-VAE, $epochs epoch(s)"
+$bin/train --model vqvae --epochs "$epochs" --device "$DEVICE" --out "$OUT/vqvae"
+step "2/5 Gated PixelCNN prior on the VQ-VAE's codes, $epochs epoch(s)"
+$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" --epochs "$epochs" --device "$DEVICE" --out "$OUT/prior"
+step "3/5 VAE baseline, $epochs epoch(s)"
+$bin/train --model vae --epochs "$epochs" --device "$DEVICE" --out "$OUT/vae"
+step "4/5 sample grid"
+$bin/sample --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples.png"
+step "5/5 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
+$bin/evaluate --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" \
+  --vae "$OUT/vae/model.safetensors" --iw "$iw" --iw-limit "$iw_limit" --device "$DEVICE" \
+  --json-out "$OUT/density.json" > "$OUT/density.txt"
+echo
+echo "== done in $(( $(date +%s) - start )) s"
+echo "checkpoints: $OUT/{vqvae,prior,vae}/model.safetensors; reconstructions: $OUT/vqvae/recon.png"
+echo "sample grid: $OUT/samples.png; table as JSON: $OUT/density.json"
+echo
+cat "$OUT/density.txt"
