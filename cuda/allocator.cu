@@ -58,6 +58,7 @@ void* device_alloc(size_t nbytes) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mutex);
     p.stats.bytes_in_use += size;
+    if (p.stats.bytes_in_use > p.stats.peak_bytes_in_use) p.stats.peak_bytes_in_use = p.stats.bytes_in_use;
     auto it = p.free_blocks.find(size);
     if (it != p.free_blocks.end() && !it->second.empty()) {
         void* ptr = it->second.back();

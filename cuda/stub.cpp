@@ -20,7 +20,24 @@ void copy_device_to_host(void*, const void*, size_t) { no_cuda(); }
 void copy_device_to_device(void*, const void*, size_t) { no_cuda(); }
 void synchronize() {}
 PoolStats pool_stats() { return {}; }
-void fill(void*, DType, int64_t, double) { no_cuda(); }
+void fill(const View&, DType, double) { no_cuda(); }
+void unary(UnaryOp, DType, const View&, const View&) { no_cuda(); }
+void binary(BinaryOp, DType, const View&, const View&, const View&) { no_cuda(); }
+void copy(const View&, DType, const View&, DType) { no_cuda(); }
 void add_contiguous(DType, const void*, const void*, void*, int64_t) { no_cuda(); }
+void reduce(ReduceOp, DType, void*, const View&, const View&) { no_cuda(); }
+void arg_reduce(bool, DType, int64_t*, const View&, const View&) { no_cuda(); }
+void gemm(DType, bool, bool, int64_t, int64_t, int64_t, double, const void*, int64_t, int64_t, const void*, int64_t,
+          int64_t, double, void*, int64_t, int64_t, int64_t) { no_cuda(); }
+void set_tf32(bool) {}
+void im2col(DType, const void*, void*, const ConvShape&, bool) { no_cuda(); }
+void col2im(DType, const void*, void*, const ConvShape&) { no_cuda(); }
+void add_channel_bias(DType, void*, const void*, int64_t, int64_t, int64_t) { no_cuda(); }
+void index_select(DType, const void*, const int64_t*, void*, int64_t, int64_t, int64_t, int64_t) { no_cuda(); }
+void index_add(DType, const void*, const int64_t*, const int64_t*, void*, int64_t, int64_t, int64_t, int64_t) { no_cuda(); }
+void gather(DType, const void*, const int64_t*, void*, int64_t, int64_t, int64_t, int64_t) { no_cuda(); }
+void scatter_add(DType, const void*, const int64_t*, void*, int64_t, int64_t, int64_t, int64_t) { no_cuda(); }
+void adam_step(DType, void*, const void*, void*, void*, int64_t, double, double, double, double, double, bool, double,
+               double) { no_cuda(); }
 
 }  // namespace vq::cuda

@@ -75,8 +75,14 @@ Quantized VectorQuantizer::quantize(const ag::Var& z_e) const {
 void VectorQuantizer::ema_update(const Tensor& z_e_flat, const Tensor& codes, Generator& gen) {
     const int64_t K = config.num_codes;
     const double d = config.decay, eps = config.epsilon;
+    const Device dev = codebook.device();  // the EMA state follows the codebook to its device
+    if (ema_count.device() != dev) {
+        ema_count = ema_count.to(dev);
+        ema_sum = ema_sum.to(dev);
+        usage = usage.to(dev);
+    }
     Tensor flat_codes = codes.reshape({-1});
-    Tensor z = z_e_flat.to(ema_sum.device());
+    Tensor z = z_e_flat.to(dev);
     Tensor n = index_add({K}, 0, flat_codes, Tensor::ones({flat_codes.numel()}, z.dtype(), z.device()));  // [K]
     Tensor s = index_add({K, config.code_dim}, 0, flat_codes, z);                                          // [K, D]
     ema_count = add(mul(ema_count, d), mul(n, 1.0 - d));

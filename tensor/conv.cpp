@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/backend.hpp"
 #include "tensor/blas.hpp"
 #include "tensor/ops.hpp"
 
@@ -73,6 +74,10 @@ template <typename T> void col2im(const T* cols, const ConvGeometry& g, T* x) {
             }
 }
 
+cuda::ConvShape cuda_shape(int64_t N, const ConvGeometry& g) {
+    return {N, g.C, g.H, g.W, g.kh, g.kw, g.Ho, g.Wo, g.p.stride_h, g.p.stride_w, g.p.pad_h, g.p.pad_w};
+}
+
 int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad) { return (in + 2 * pad - k) / stride + 1; }
 
 void check_conv_params(const Conv2dParams& p, const char* op) {
@@ -91,7 +96,6 @@ void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& bias, con
         throw std::invalid_argument(shape_error(op, "expected a 4-D input [N, C, H, W] and a 4-D weight", x.shape(), w.shape()));
     if (bias.defined() && (bias.dim() != 1 || bias.size(0) != bias_len))
         throw std::invalid_argument(shape_error(op, "bias must be 1-D with one entry per output channel", w.shape(), bias.shape()));
-    if (x.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
 }
 
 template <typename T> void add_channel_bias(T* y, const T* b, int64_t N, int64_t C, int64_t HW) {
@@ -108,7 +112,15 @@ Tensor transposed_conv_core(const Tensor& gy_in, const Tensor& w_in, int64_t H, 
     Tensor gy = gy_in.contiguous(), w = w_in.contiguous();
     int64_t N = gy.size(0), O = w.size(0);
     ConvGeometry g{w.size(1), H, W, w.size(2), w.size(3), gy.size(2), gy.size(3), p};
-    Tensor out = Tensor::empty({N, g.C, H, W}, gy.dtype());
+    Tensor out = Tensor::empty({N, g.C, H, W}, gy.dtype(), gy.device());
+    if (gy.is_cuda()) {
+        // dcols[n] = W^T gy[n] for all n in one batched GEMM, then col2im
+        Tensor cols = g.is_pointwise() ? out : Tensor::empty({N, g.rows(), g.cols()}, gy.dtype(), gy.device());
+        cuda::gemm(gy.dtype(), true, false, g.rows(), g.cols(), O, 1.0, w.raw_data(), g.rows(), 0, gy.raw_data(), g.cols(),
+                   O * g.cols(), 0.0, cols.raw_data(), g.cols(), g.rows() * g.cols(), N);
+        if (!g.is_pointwise()) cuda::col2im(gy.dtype(), cols.raw_data(), out.raw_data(), cuda_shape(N, g));
+        return out;
+    }
     dispatch_floating(gy.dtype(), "conv", [&]<typename T>() {
         const T* pw = w.data<T>();
         const T* pg = gy.data<T>();
@@ -142,7 +154,19 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
     if (Ho <= 0 || Wo <= 0)
         throw std::invalid_argument(shape_error("conv2d", "kernel larger than the padded input", x.shape(), w.shape()));
     ConvGeometry g{x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), Ho, Wo, p};
-    Tensor y = Tensor::empty({N, O, Ho, Wo}, x.dtype());
+    Tensor y = Tensor::empty({N, O, Ho, Wo}, x.dtype(), x.device());
+    if (x.is_cuda()) {
+        // y[n] = W cols[n] for all n in one batched GEMM (W shared: stride 0)
+        Tensor cols = x;
+        if (!g.is_pointwise()) {
+            cols = Tensor::empty({N, g.rows(), g.cols()}, x.dtype(), x.device());
+            cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), false);
+        }
+        cuda::gemm(x.dtype(), false, false, O, g.cols(), g.rows(), 1.0, w.raw_data(), g.rows(), 0, cols.raw_data(), g.cols(),
+                   g.rows() * g.cols(), 0.0, y.raw_data(), g.cols(), O * g.cols(), N);
+        if (bias.defined()) cuda::add_channel_bias(x.dtype(), y.raw_data(), bias.contiguous().raw_data(), N, O, Ho * Wo);
+        return y;
+    }
     dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
         const T* px = x.data<T>();
         const T* pw = w.data<T>();
@@ -181,7 +205,21 @@ Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& 
     Tensor x = x_in.contiguous(), gy = gy_in.contiguous();
     int64_t N = x.size(0), O = weight_shape[0];
     ConvGeometry g{x.size(1), x.size(2), x.size(3), weight_shape[2], weight_shape[3], gy.size(2), gy.size(3), p};
-    Tensor dw = Tensor::empty(weight_shape, x.dtype());
+    Tensor dw = Tensor::empty(weight_shape, x.dtype(), x.device());
+    if (x.is_cuda()) {
+        // dW[O, CKK] = gy as [O, N*L] times cols as [CKK, N*L]^T: one GEMM over the whole batch
+        Tensor gy_rows = gy.view({N, O, g.cols()}).permute({1, 0, 2}).contiguous();
+        Tensor cols;
+        if (g.is_pointwise()) {
+            cols = x.view({N, g.C, g.cols()}).permute({1, 0, 2}).contiguous();
+        } else {
+            cols = Tensor::empty({g.rows(), N, g.cols()}, x.dtype(), x.device());
+            cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), true);
+        }
+        cuda::gemm(x.dtype(), false, true, O, g.rows(), N * g.cols(), 1.0, gy_rows.raw_data(), N * g.cols(), 0,
+                   cols.raw_data(), N * g.cols(), 0, 0.0, dw.raw_data(), g.rows(), 0, 1);
+        return dw;
+    }
     dispatch_floating(x.dtype(), "conv2d_weight_grad", [&]<typename T>() {
         const T* px = x.data<T>();
         const T* pg = gy.data<T>();
@@ -215,7 +253,9 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
     if (Ho <= 0 || Wo <= 0)
         throw std::invalid_argument(shape_error("conv_transpose2d", "output would be empty", x.shape(), w.shape()));
     Tensor y = transposed_conv_core(x, w, Ho, Wo, p);
-    if (bias.defined())
+    if (bias.defined() && y.is_cuda())
+        cuda::add_channel_bias(y.dtype(), y.raw_data(), bias.contiguous().raw_data(), y.size(0), y.size(1), Ho * Wo);
+    else if (bias.defined())
         dispatch_floating(x.dtype(), "conv_transpose2d", [&]<typename T>() {
             add_channel_bias(y.data<T>(), bias.contiguous().data<T>(), y.size(0), y.size(1), Ho * Wo);
         });

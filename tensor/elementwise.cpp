@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cuda/backend.hpp"
+#include "tensor/cuda_view.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/strided_loop.hpp"
 
@@ -18,10 +19,6 @@ const char* op_name(BinaryOp op) {
     static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
                                   "eq", "ne", "lt", "le", "gt", "ge"};
     return names[int(op)];
-}
-
-[[noreturn]] static void not_on_cuda(const char* op) {
-    throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
 }
 
 static void check_same(const Tensor& a, const Tensor& b, const char* op) {
@@ -96,11 +93,14 @@ static void unary_loop(const Tensor& out, const Tensor& x, F f) {
 
 Tensor unary(UnaryOp op, const Tensor& x) {
     check_defined(x, op_name(op));
-    if (x.is_cuda()) not_on_cuda(op_name(op));
     Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
     if (x.dtype() == DType::I64) {
         if (op != UnaryOp::Neg && op != UnaryOp::Abs && op != UnaryOp::Sign && op != UnaryOp::Square)
             throw std::invalid_argument(std::string(op_name(op)) + ": expected a floating tensor, got i64");
+    }
+    if (x.is_cuda()) {
+        cuda::unary(op, x.dtype(), cuda_view(out), cuda_view(x));
+        return out;
     }
     dispatch_dtype(x.dtype(), [&]<typename T>() {
         switch (op) {
@@ -138,6 +138,11 @@ static void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f
 }
 
 static void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+    if (out.is_cuda()) {
+        cuda::binary(op, out.dtype(), cuda_view(out), cuda_view(a, out.shape(), broadcast_strides(a.shape(), a.strides(), out.shape())),
+                     cuda_view(b, out.shape(), broadcast_strides(b.shape(), b.strides(), out.shape())));
+        return;
+    }
     dispatch_dtype(out.dtype(), [&]<typename T>() {
         switch (op) {
 #define VQ_BINARY_CASE(NAME) \
@@ -155,13 +160,6 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
     check_same(a, b, op_name(op));
     Shape shape = broadcast_shapes(a.shape(), b.shape(), op_name(op));
     Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-    if (a.is_cuda()) {
-        if (op == BinaryOp::Add && a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-            cuda::add_contiguous(a.dtype(), a.raw_data(), b.raw_data(), out.raw_data(), out.numel());
-            return out;
-        }
-        not_on_cuda(op_name(op));
-    }
     binary_into(op, out, a, b);
     return out;
 }
@@ -177,7 +175,6 @@ void binary_(BinaryOp op, Tensor& a, const Tensor& b) {
     if (shape != a.shape())
         throw std::invalid_argument(shape_error(op_name(op), "in-place result must keep the first shape",
                                                 a.shape(), b.shape()));
-    if (a.is_cuda()) not_on_cuda(op_name(op));
     binary_into(op, a, a, b);
 }
 
@@ -186,8 +183,7 @@ void mul_(Tensor& a, double b) { binary_(BinaryOp::Mul, a, Tensor::scalar(b, a.d
 void fill_(Tensor& x, double value) {
     check_defined(x, "fill_");
     if (x.is_cuda()) {
-        if (!x.is_contiguous()) not_on_cuda("fill_ of a strided view");
-        cuda::fill(x.raw_data(), x.dtype(), x.numel(), value);
+        cuda::fill(cuda_view(x), x.dtype(), value);
         return;
     }
     dispatch_dtype(x.dtype(), [&]<typename T>() {

@@ -2,6 +2,7 @@
 // composed version would allocate temporaries on a hot path.
 #include <cmath>
 
+#include "cuda/backend.hpp"
 #include "tensor/ops.hpp"
 
 namespace vq {
@@ -13,9 +14,13 @@ void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const A
             throw std::invalid_argument(shape_error("adam_step_", "param, grad and moments must match and be contiguous",
                                                     param.shape(), t->shape()));
     if (!param.is_contiguous()) throw std::invalid_argument("adam_step_: param must be contiguous");
-    if (param.is_cuda()) throw std::runtime_error("adam_step_ is not implemented on CUDA in this build");
     const double bias1 = 1.0 - std::pow(c.beta1, double(step));
     const double bias2_sqrt = std::sqrt(1.0 - std::pow(c.beta2, double(step)));
+    if (param.is_cuda()) {
+        cuda::adam_step(param.dtype(), param.raw_data(), grad.raw_data(), m.raw_data(), v.raw_data(), param.numel(), c.lr,
+                        c.beta1, c.beta2, c.eps, c.weight_decay, c.decoupled, bias1, bias2_sqrt);
+        return;
+    }
     dispatch_floating(param.dtype(), "adam_step_", [&]<typename T>() {
         T* p = param.data<T>();
         const T* g = grad.data<T>();

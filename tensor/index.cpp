@@ -2,6 +2,9 @@
 // target's logit in cross-entropy. Each forward has its adjoint here.
 #include <string>
 
+#include <algorithm>
+
+#include "cuda/backend.hpp"
 #include "tensor/ops.hpp"
 
 namespace vq {
@@ -31,8 +34,12 @@ void check_index(const Tensor& idx, const char* op) {
                             std::to_string(size) + ")");
 }
 
-void check_cpu(const Tensor& t, const char* op) {
-    if (t.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
+// Indices live wherever the data does; bounds are checked on the host.
+std::vector<int64_t> host_indices(const Tensor& idx) { return idx.to_ints(); }
+
+void check_range(const std::vector<int64_t>& v, int64_t n, const char* op) {
+    for (int64_t i : v)
+        if (i < 0 || i >= n) bad_index(op, i, n);
 }
 
 }  // namespace
@@ -41,16 +48,20 @@ void check_cpu(const Tensor& t, const char* op) {
 Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
     check_defined(x_in, "index_select");
     check_index(idx_in, "index_select");
-    check_cpu(x_in, "index_select");
     if (idx_in.dim() != 1)
         throw std::invalid_argument("index_select: indices must be 1-D, got shape " + idx_in.shape_str());
     dim = wrap_dim(dim, x_in.dim(), "index_select");
-    Tensor x = x_in.contiguous(), idx = idx_in.contiguous();
+    Tensor x = x_in.contiguous(), idx = idx_in.to(x_in.device()).contiguous();
     Split3 s = split_at(x.shape(), dim);
     int64_t k = idx.numel();
     Shape out_shape = x.shape();
     out_shape[dim] = k;
-    Tensor out = Tensor::empty(out_shape, x.dtype());
+    Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+    if (x.is_cuda()) {
+        check_range(host_indices(idx), s.n, "index_select");
+        cuda::index_select(x.dtype(), x.raw_data(), idx.data<int64_t>(), out.raw_data(), s.outer, s.n, k, s.inner);
+        return out;
+    }
     const int64_t* pi = idx.data<int64_t>();
     for (int64_t j = 0; j < k; ++j)
         if (pi[j] < 0 || pi[j] >= s.n) bad_index("index_select", pi[j], s.n);
@@ -72,7 +83,6 @@ Tensor index_select(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
 Tensor index_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Tensor& src_in) {
     check_defined(src_in, "index_add");
     check_index(idx_in, "index_add");
-    check_cpu(src_in, "index_add");
     dim = wrap_dim(dim, int64_t(shape.size()), "index_add");
     Shape expected = shape;
     expected[dim] = idx_in.numel();
@@ -80,10 +90,27 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Te
         throw std::invalid_argument(shape_error("index_add", "source must have the target's shape with dim " +
                                                                  std::to_string(dim) + " = number of indices",
                                                 src_in.shape(), expected));
-    Tensor src = src_in.contiguous(), idx = idx_in.contiguous();
-    Tensor out = Tensor::zeros(shape, src.dtype());
+    Tensor src = src_in.contiguous(), idx = idx_in.to(Device::cpu()).contiguous();
     Split3 s = split_at(shape, dim);
     int64_t k = idx.numel();
+    if (src.is_cuda()) {
+        // Group source rows by target row on the host (a CSR, stable in
+        // index order), so the kernel sums each target's rows in a fixed order.
+        std::vector<int64_t> v = host_indices(idx);
+        check_range(v, s.n, "index_add");
+        std::vector<int64_t> order(static_cast<size_t>(k)), starts(static_cast<size_t>(s.n + 1), 0);
+        for (int64_t i : v) ++starts[size_t(i + 1)];
+        for (int64_t t = 0; t < s.n; ++t) starts[size_t(t + 1)] += starts[size_t(t)];
+        std::vector<int64_t> fill = starts;
+        for (int64_t j = 0; j < k; ++j) order[size_t(fill[size_t(v[size_t(j)])]++)] = j;
+        Tensor order_d = Tensor::from_vector(order, {k}).to(src.device());
+        Tensor starts_d = Tensor::from_vector(starts, {s.n + 1}).to(src.device());
+        Tensor out = Tensor::empty(shape, src.dtype(), src.device());
+        cuda::index_add(src.dtype(), src.raw_data(), order_d.data<int64_t>(), starts_d.data<int64_t>(), out.raw_data(),
+                        s.outer, s.n, k, s.inner);
+        return out;
+    }
+    Tensor out = Tensor::zeros(shape, src.dtype());
     const int64_t* pi = idx.data<int64_t>();
     for (int64_t j = 0; j < k; ++j)
         if (pi[j] < 0 || pi[j] >= s.n) bad_index("index_add", pi[j], s.n);
@@ -104,7 +131,6 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Te
 Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
     check_defined(x_in, "gather");
     check_index(idx_in, "gather");
-    check_cpu(x_in, "gather");
     dim = wrap_dim(dim, x_in.dim(), "gather");
     bool fits = idx_in.dim() == x_in.dim();
     for (int64_t d = 0; fits && d < x_in.dim(); ++d)
@@ -112,9 +138,14 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
     if (!fits)
         throw std::invalid_argument(shape_error("gather", "indices must match the input except along dim " +
                                                               std::to_string(dim), x_in.shape(), idx_in.shape()));
-    Tensor x = x_in.contiguous(), idx = idx_in.contiguous();
+    Tensor x = x_in.contiguous(), idx = idx_in.to(x_in.device()).contiguous();
     Split3 sx = split_at(x.shape(), dim), si = split_at(idx.shape(), dim);
-    Tensor out = Tensor::empty(idx.shape(), x.dtype());
+    Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
+    if (x.is_cuda()) {
+        check_range(host_indices(idx), sx.n, "gather");
+        cuda::gather(x.dtype(), x.raw_data(), idx.data<int64_t>(), out.raw_data(), si.outer, sx.n, si.n, si.inner);
+        return out;
+    }
     const int64_t* pi = idx.data<int64_t>();
     dispatch_dtype(x.dtype(), [&]<typename T>() {
         const T* px = x.data<T>();
@@ -135,7 +166,6 @@ Tensor gather(const Tensor& x_in, int64_t dim, const Tensor& idx_in) {
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Tensor& src_in) {
     check_defined(src_in, "scatter_add");
     check_index(idx_in, "scatter_add");
-    check_cpu(src_in, "scatter_add");
     dim = wrap_dim(dim, int64_t(shape.size()), "scatter_add");
     bool fits = idx_in.shape() == src_in.shape() && idx_in.dim() == int64_t(shape.size());
     for (int64_t d = 0; fits && d < idx_in.dim(); ++d)
@@ -143,8 +173,14 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const 
     if (!fits)
         throw std::invalid_argument(shape_error("scatter_add", "indices and source must match the target except along dim " +
                                                                    std::to_string(dim), src_in.shape(), shape));
-    Tensor src = src_in.contiguous(), idx = idx_in.contiguous();
+    Tensor src = src_in.contiguous(), idx = idx_in.to(src_in.device()).contiguous();
     Split3 so = split_at(shape, dim), si = split_at(idx.shape(), dim);
+    if (src.is_cuda()) {
+        check_range(host_indices(idx), so.n, "scatter_add");
+        Tensor out = Tensor::empty(shape, src.dtype(), src.device());
+        cuda::scatter_add(src.dtype(), src.raw_data(), idx.data<int64_t>(), out.raw_data(), so.outer, so.n, si.n, si.inner);
+        return out;
+    }
     Tensor out = Tensor::zeros(shape, src.dtype());
     const int64_t* pi = idx.data<int64_t>();
     dispatch_dtype(src.dtype(), [&]<typename T>() {

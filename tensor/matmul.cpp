@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cuda/backend.hpp"
 #include "tensor/blas.hpp"
 #include "tensor/ops.hpp"
 
@@ -65,7 +66,6 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
     if (b.size(-2) != K)
         throw std::invalid_argument(shape_error("matmul", "inner dims differ", a.shape(), b.shape()));
-    if (a.is_cuda()) throw std::runtime_error("matmul is not implemented on CUDA in this build");
     if (a.dim() == 3 && b.dim() == 2) {
         // fold the batch into rows when a's batch and row dims are mergeable
         Tensor a2 = a.reshape({a.size(0) * M, K});
@@ -75,8 +75,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     if (a.dim() == 3 && b.size(0) != batch)
         throw std::invalid_argument(shape_error("matmul", "batch sizes differ", a.shape(), b.shape()));
     Shape out_shape = a.dim() == 3 ? Shape{batch, M, N} : Shape{M, N};
-    Tensor out = Tensor::empty(out_shape, a.dtype());
+    Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
     MatrixOperand A = as_blas_operand(a), B = as_blas_operand(b);
+    if (a.is_cuda()) {
+        if (K == 0) {
+            fill_(out, 0.0);
+            return out;
+        }
+        int64_t sa = a.dim() == 3 ? A.t.stride(0) : 0, sb = b.dim() == 3 ? B.t.stride(0) : 0;
+        cuda::gemm(a.dtype(), A.trans, B.trans, M, N, K, 1.0, A.t.raw_data(), A.ld, sa, B.t.raw_data(), B.ld, sb, 0.0,
+                   out.raw_data(), N, M * N, batch);
+        return out;
+    }
     dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {
         const T* pa = A.t.data<T>();
         const T* pb = B.t.data<T>();

@@ -7,16 +7,12 @@
 #include <optional>
 #include <vector>
 
+#include "tensor/op_kinds.hpp"
 #include "tensor/tensor.hpp"
 
 namespace vq {
 
 // ---------------------------------------------------------------- elementwise
-enum class UnaryOp {
-    Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Square, Softplus, Log1p, Sign,
-    Step,  // 1 where x > 0 else 0: ReLU's derivative
-};
-enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min, Eq, Ne, Lt, Le, Gt, Ge };
 
 const char* op_name(UnaryOp op);
 const char* op_name(BinaryOp op);

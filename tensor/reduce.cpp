@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "tensor/cuda_view.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/strided_loop.hpp"
 
@@ -27,6 +28,17 @@ std::vector<bool> reduced_mask(const Tensor& x, const std::vector<int64_t>& dims
     return mask;
 }
 
+// Splits x's dims into two strided views of the same data: the kept dims and
+// the reduced dims (the CUDA kernels' description of a reduction).
+std::pair<cuda::View, cuda::View> split_views(const Tensor& x, const std::vector<bool>& mask) {
+    Shape ks, kst, rs, rst;
+    for (size_t i = 0; i < mask.size(); ++i) {
+        (mask[i] ? rs : ks).push_back(x.shape()[i]);
+        (mask[i] ? rst : kst).push_back(x.strides()[i]);
+    }
+    return {cuda_view(x, ks, kst), cuda_view(x, rs, rst)};
+}
+
 Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keepdim) {
     Shape out;
     for (size_t i = 0; i < shape.size(); ++i) {
@@ -36,26 +48,30 @@ Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keep
     return out;
 }
 
-enum class Accum { Sum, Max, Min };
 
-Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, Accum kind, const char* op) {
+Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, ReduceOp kind, const char* op) {
     check_defined(x, op);
-    if (x.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
     auto mask = reduced_mask(x, dims, op);
     Shape kept = reduced_shape(x.shape(), mask, true);
-    if (kind != Accum::Sum)
+    if (kind != ReduceOp::Sum)
         for (size_t i = 0; i < mask.size(); ++i)
             if (mask[i] && x.shape()[i] == 0)
                 throw std::invalid_argument(std::string(op) + ": cannot reduce over a zero-size dim of " +
                                             x.shape_str());
     Tensor out;
+    if (x.is_cuda()) {
+        out = Tensor::empty(kept, x.dtype(), x.device());
+        auto [kept_view, reduced_view] = split_views(x, mask);
+        cuda::reduce(kind, x.dtype(), out.raw_data(), kept_view, reduced_view);
+        return keepdim ? out : out.reshape(reduced_shape(x.shape(), mask, false));
+    }
     dispatch_dtype(x.dtype(), [&]<typename T>() {
-        T init = kind == Accum::Sum ? T(0)
-                 : kind == Accum::Max ? std::numeric_limits<T>::lowest()
+        T init = kind == ReduceOp::Sum ? T(0)
+                 : kind == ReduceOp::Max ? std::numeric_limits<T>::lowest()
                                       : std::numeric_limits<T>::max();
         if constexpr (std::is_floating_point_v<T>) {
-            if (kind == Accum::Max) init = -std::numeric_limits<T>::infinity();
-            if (kind == Accum::Min) init = std::numeric_limits<T>::infinity();
+            if (kind == ReduceOp::Max) init = -std::numeric_limits<T>::infinity();
+            if (kind == ReduceOp::Min) init = std::numeric_limits<T>::infinity();
         }
         out = Tensor::empty(kept, x.dtype());
         std::fill_n(out.data<T>(), out.numel(), init);  // typed: i64 limits do not survive a double
@@ -71,8 +87,8 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, A
                 T acc = *op_;
                 for (int64_t i = 0; i < n; ++i) {
                     T v = xp[i * st[1]];
-                    if (kind == Accum::Sum) acc += v;
-                    else if (kind == Accum::Max) acc = (v > acc || v != v) ? v : acc;
+                    if (kind == ReduceOp::Sum) acc += v;
+                    else if (kind == ReduceOp::Max) acc = (v > acc || v != v) ? v : acc;
                     else acc = (v < acc || v != v) ? v : acc;
                 }
                 *op_ = acc;
@@ -80,8 +96,8 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, A
                 for (int64_t i = 0; i < n; ++i) {
                     T v = xp[i * st[1]];
                     T& a = op_[i * st[0]];
-                    if (kind == Accum::Sum) a += v;
-                    else if (kind == Accum::Max) a = (v > a || v != v) ? v : a;
+                    if (kind == ReduceOp::Sum) a += v;
+                    else if (kind == ReduceOp::Max) a = (v > a || v != v) ? v : a;
                     else a = (v < a || v != v) ? v : a;
                 }
             }
@@ -92,10 +108,20 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, A
 
 Tensor arg_reduce(const Tensor& x, int64_t dim, bool keepdim, bool want_max, const char* op) {
     check_defined(x, op);
-    if (x.is_cuda()) throw std::runtime_error(std::string(op) + " is not implemented on CUDA in this build");
     int64_t d = wrap_dim(dim, x.dim(), op);
     int64_t n = x.shape()[d];
     if (n == 0) throw std::invalid_argument(std::string(op) + ": dim " + std::to_string(dim) + " of " + x.shape_str() + " is empty");
+    if (x.is_cuda()) {
+        std::vector<bool> mask(size_t(x.dim()), false);
+        mask[size_t(d)] = true;
+        Shape out_shape = x.shape();
+        if (keepdim) out_shape[d] = 1;
+        else out_shape.erase(out_shape.begin() + d);
+        Tensor out = Tensor::empty(out_shape, DType::I64, x.device());
+        auto [kept_view, along_view] = split_views(x, mask);
+        cuda::arg_reduce(want_max, x.dtype(), out.data<int64_t>(), kept_view, along_view);
+        return out;
+    }
     std::vector<int64_t> perm;
     for (int64_t i = 0; i < x.dim(); ++i)
         if (i != d) perm.push_back(i);
@@ -123,13 +149,13 @@ Tensor arg_reduce(const Tensor& x, int64_t dim, bool keepdim, bool want_max, con
 }  // namespace
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-    return reduce(x, dims, keepdim, Accum::Sum, "sum");
+    return reduce(x, dims, keepdim, ReduceOp::Sum, "sum");
 }
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-    return reduce(x, dims, keepdim, Accum::Max, "max");
+    return reduce(x, dims, keepdim, ReduceOp::Max, "max");
 }
 Tensor min(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-    return reduce(x, dims, keepdim, Accum::Min, "min");
+    return reduce(x, dims, keepdim, ReduceOp::Min, "min");
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
@@ -146,12 +172,10 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
     check_defined(x, "logsumexp");
     Tensor m = max(x, dims, true);
-    Tensor finite_m = m.clone();
-    dispatch_floating(x.dtype(), "logsumexp", [&]<typename T>() {
-        T* p = finite_m.data<T>();
-        for (int64_t i = 0; i < finite_m.numel(); ++i)
-            if (!std::isfinite(p[i])) p[i] = 0;
-    });
+    // Clamp an infinite max to the largest finite value: an all -inf slice
+    // then gives exp(-inf) = 0 and -inf overall, never inf - inf = NaN.
+    double big = x.dtype() == DType::F32 ? double(std::numeric_limits<float>::max()) : std::numeric_limits<double>::max();
+    Tensor finite_m = maximum(minimum(m, Tensor::scalar(big, x.dtype(), x.device())), Tensor::scalar(-big, x.dtype(), x.device()));
     Tensor s = log(sum(exp(sub(x, finite_m)), dims, true));
     Tensor out = add(s, finite_m);
     if (keepdim) return out;

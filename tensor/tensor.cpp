@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "cuda/backend.hpp"
+#include "tensor/cuda_view.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/strided_loop.hpp"
 
@@ -293,26 +294,23 @@ void Tensor::copy_from(const Tensor& src) {
     check_defined(src, "copy_from");
     if (src.shape() != shape_) throw std::invalid_argument(shape_error("copy_from", "shapes differ", shape_, src.shape()));
     if (device().is_cpu() && src.device().is_cpu()) return copy_cpu(*this, src);
-    // Across devices (or on the GPU): move a contiguous block of the right
-    // dtype with one memcpy, converting and re-striding on the CPU side.
-    if (src.dtype() != dtype_) {
-        if (src.device().is_cpu()) return copy_from(src.to(dtype_));
-        return copy_from(src.to(Device::cpu()).to(dtype_));
+    if (device() == src.device()) {  // on one GPU: a strided, converting kernel
+        cuda::copy(cuda_view(*this), dtype_, cuda_view(src), src.dtype());
+        return;
     }
+    // Across devices: convert and compact on the source side, move one
+    // contiguous block, then re-stride on the destination side if needed.
+    Tensor s = src.to(dtype_).contiguous();
     if (!is_contiguous()) {
-        Tensor tmp = empty(shape_, dtype_, src.device()).contiguous();
-        tmp.copy_from(src);
-        if (device().is_cpu()) return copy_cpu(*this, tmp.to(Device::cpu()));
-        throw std::invalid_argument("copy_from: writing into a non-contiguous CUDA view is not supported");
+        Tensor staged = empty(shape_, dtype_, device());
+        staged.copy_from(s);
+        copy_from(staged);
+        return;
     }
-    Tensor s = src.device().is_cpu() ? src.contiguous() : src;
-    if (!s.is_contiguous()) s = src.to(Device::cpu()).contiguous();
     size_t nbytes = size_t(numel()) * dtype_size(dtype_);
     if (nbytes == 0) return;
-    if (device().is_cuda() && s.device().is_cpu()) cuda::copy_host_to_device(raw_data(), s.raw_data(), nbytes);
-    else if (device().is_cpu() && s.device().is_cuda()) cuda::copy_device_to_host(raw_data(), s.raw_data(), nbytes);
-    else if (s.device().is_cpu()) std::memcpy(raw_data(), s.raw_data(), nbytes);
-    else cuda::copy_device_to_device(raw_data(), s.raw_data(), nbytes);
+    if (device().is_cuda()) cuda::copy_host_to_device(raw_data(), s.raw_data(), nbytes);
+    else cuda::copy_device_to_host(raw_data(), s.raw_data(), nbytes);
 }
 
 // ---------------------------------------------------------------- element access

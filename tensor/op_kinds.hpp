@@ -1,0 +1,13 @@
+// The kinds of elementwise op, shared by the CPU kernels and the CUDA backend.
+#pragma once
+
+namespace vq {
+
+enum class UnaryOp {
+    Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Square, Softplus, Log1p, Sign,
+    Step,  // 1 where x > 0 else 0: ReLU's derivative
+};
+enum class BinaryOp { Add, Sub, Mul, Div, Pow, Max, Min, Eq, Ne, Lt, Le, Gt, Ge };
+enum class ReduceOp { Sum, Max, Min };
+
+}  // namespace vq
