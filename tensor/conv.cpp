@@ -116,6 +116,7 @@ Tensor transposed_conv_core(const Tensor& gy_in, const Tensor& w_in, int64_t H, 
     if (gy.is_cuda()) {
         // dcols[n] = W^T gy[n] for all n in one batched GEMM, then col2im
         Tensor cols = g.is_pointwise() ? out : Tensor::empty({N, g.rows(), g.cols()}, gy.dtype(), gy.device());
+        blas::count_flops(g.rows(), g.cols(), O, N);
         cuda::gemm(gy.dtype(), true, false, g.rows(), g.cols(), O, 1.0, w.raw_data(), g.rows(), 0, gy.raw_data(), g.cols(),
                    O * g.cols(), 0.0, cols.raw_data(), g.cols(), g.rows() * g.cols(), N);
         if (!g.is_pointwise()) cuda::col2im(gy.dtype(), cols.raw_data(), out.raw_data(), cuda_shape(N, g));
@@ -162,6 +163,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
             cols = Tensor::empty({N, g.rows(), g.cols()}, x.dtype(), x.device());
             cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), false);
         }
+        blas::count_flops(O, g.cols(), g.rows(), N);
         cuda::gemm(x.dtype(), false, false, O, g.cols(), g.rows(), 1.0, w.raw_data(), g.rows(), 0, cols.raw_data(), g.cols(),
                    g.rows() * g.cols(), 0.0, y.raw_data(), g.cols(), O * g.cols(), N);
         if (bias.defined()) cuda::add_channel_bias(x.dtype(), y.raw_data(), bias.contiguous().raw_data(), N, O, Ho * Wo);
@@ -216,6 +218,7 @@ Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& 
             cols = Tensor::empty({g.rows(), N, g.cols()}, x.dtype(), x.device());
             cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), true);
         }
+        blas::count_flops(O, g.rows(), N * g.cols());
         cuda::gemm(x.dtype(), false, true, O, g.rows(), N * g.cols(), 1.0, gy_rows.raw_data(), N * g.cols(), 0,
                    cols.raw_data(), N * g.cols(), 0, 0.0, dw.raw_data(), g.rows(), 0, 1);
         return dw;

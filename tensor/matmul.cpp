@@ -2,6 +2,8 @@
 // a: [M, K] or [B, M, K], b: [K, N] or [B, K, N] -> [M, N] or [B, M, N].
 #include <cblas.h>
 
+#include <atomic>
+
 #include <string>
 
 #include "cuda/backend.hpp"
@@ -12,10 +14,22 @@ namespace vq {
 
 namespace blas {
 
+namespace {
+std::atomic<double> g_flops{0.0};
+}
+
+void count_flops(int64_t M, int64_t N, int64_t K, int64_t batch) {
+    double f = 2.0 * double(M) * double(N) * double(K) * double(batch);
+    double cur = g_flops.load();
+    while (!g_flops.compare_exchange_weak(cur, cur + f)) {}
+}
+double flops_issued() { return g_flops.load(); }
+
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
+    count_flops(M, N, K);
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
                 int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
 }
@@ -24,6 +38,7 @@ template <>
 void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
     if (M == 0 || N == 0) return;
+    count_flops(M, N, K);
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
                 int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
 }
@@ -83,6 +98,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
             return out;
         }
         int64_t sa = a.dim() == 3 ? A.t.stride(0) : 0, sb = b.dim() == 3 ? B.t.stride(0) : 0;
+        blas::count_flops(M, N, K, batch);
         cuda::gemm(a.dtype(), A.trans, B.trans, M, N, K, 1.0, A.t.raw_data(), A.ld, sa, B.t.raw_data(), B.ld, sb, 0.0,
                    out.raw_data(), N, M * N, batch);
         return out;
