@@ -96,15 +96,22 @@ PoolStats pool_stats() {
     return pool().stats;
 }
 
+// Asynchronous on the default stream: from pageable memory CUDA stages the
+// bytes before returning, so the host buffer may go at once, and the device
+// is not drained as a plain cudaMemcpy would.
 void copy_host_to_device(void* dst, const void* src, size_t nbytes) {
-    VQ_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice));
+    VQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, 0));
 }
 void copy_device_to_host(void* dst, const void* src, size_t nbytes) {
     VQ_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
+    check_device_errors();
 }
 void copy_device_to_device(void* dst, const void* src, size_t nbytes) {
-    VQ_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToDevice));
+    VQ_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, 0));
 }
-void synchronize() { VQ_CUDA_CHECK(cudaDeviceSynchronize()); }
+void synchronize() {
+    VQ_CUDA_CHECK(cudaDeviceSynchronize());
+    check_device_errors();
+}
 
 }  // namespace vq::cuda

@@ -50,6 +50,8 @@ struct View {
 void fill(const View& out, DType dtype, double value);
 void unary(UnaryOp op, DType dtype, const View& out, const View& x);
 void binary(BinaryOp op, DType dtype, const View& out, const View& a, const View& b);
+// out = a op scalar, without materialising the scalar on the device
+void binary_scalar(BinaryOp op, DType dtype, const View& out, const View& a, double b);
 // out = convert(src): strided to strided, any dtypes.
 void copy(const View& out, DType out_dtype, const View& src, DType src_dtype);
 // out[i] = a[i] + b[i], for n contiguous elements (the first kernel; kept for its test).
@@ -90,6 +92,10 @@ void add_channel_bias(DType dtype, void* y, const void* bias, int64_t N, int64_t
 // [outer, n, inner] gathers along the middle dim by idx[k] -> [outer, k, inner]
 void index_select(DType dtype, const void* x, const int64_t* idx, void* out, int64_t outer, int64_t n, int64_t k,
                   int64_t inner);
+// out [outer, n, inner] = onehot(idx)[k, n]^T @ src [outer, k, inner]: a
+// deterministic scatter-add as one batched GEMM (floating dtypes).
+void index_add_onehot(DType dtype, const void* src, const int64_t* idx, void* out, int64_t outer, int64_t n, int64_t k,
+                      int64_t inner);
 // out [outer, n, inner] = 0, then rows += src rows; `order`/`starts` group the
 // k source rows by target row (a CSR built on the host), summed in index order.
 void index_add(DType dtype, const void* src, const int64_t* order, const int64_t* starts, void* out, int64_t outer,
@@ -100,8 +106,20 @@ void gather(DType dtype, const void* x, const int64_t* idx, void* out, int64_t o
 void scatter_add(DType dtype, const void* src, const int64_t* idx, void* out, int64_t outer, int64_t n, int64_t k,
                  int64_t inner);
 
+// Kernels that meet an out-of-range index record it in a device flag instead
+// of stopping the stream; the flag is read (and an exception thrown) at the
+// next device-to-host copy or synchronize().
+void check_device_errors();
+
 // --- fused (cuda/fused.cu) ----------------------------------------------------
 void adam_step(DType dtype, void* param, const void* grad, void* m, void* v, int64_t n, double lr, double beta1,
                double beta2, double eps, double weight_decay, bool decoupled, double bias1, double bias2_sqrt);
+
+// The EMA codebook step of tensor/fused.cpp, as two kernels around a sum:
+// count, usage: [K]; sums: [K, D]; stats: [K, D+1]
+void ema_accumulate(DType dtype, void* count, void* sums, void* usage, const void* stats, int64_t K, int64_t D, double decay);
+// e: [K, D] = sums / smoothed(count, *total)
+void ema_codebook(DType dtype, void* e, const void* count, const void* sums, const void* total, int64_t K, int64_t D,
+                  double eps);
 
 }  // namespace vq::cuda

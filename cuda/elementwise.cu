@@ -93,6 +93,16 @@ template <typename T, bool Contig> __global__ void binary_kernel(BinaryOp op, Vi
     }
 }
 
+// out, a: [*]; out = f(a, b) for a scalar b
+template <typename T, bool Contig> __global__ void binary_scalar_kernel(BinaryOp op, View out, View a, T b, int64_t n) {
+    T* o = static_cast<T*>(out.data);
+    const T* pa = static_cast<const T*>(a.data);
+    VQ_GRID_STRIDE_LOOP(i, n) {
+        if constexpr (Contig) o[i] = apply_binary(op, pa[i], b);
+        else o[offset_of(out, i)] = apply_binary(op, pa[offset_of(a, i)], b);
+    }
+}
+
 // out: [*] = convert(src: [*])
 template <typename D, typename S> __global__ void copy_kernel(View out, View src, int64_t n) {
     D* o = static_cast<D*>(out.data);
@@ -135,6 +145,17 @@ void binary(BinaryOp op, DType dtype, const View& out, const View& a, const View
     dispatch(dtype, [&]<typename T>() {
         if (contig) binary_kernel<T, true><<<grid_for(n), kThreads>>>(op, out, a, b, n);
         else binary_kernel<T, false><<<grid_for(n), kThreads>>>(op, out, a, b, n);
+    });
+    VQ_CUDA_CHECK_LAUNCH();
+}
+
+void binary_scalar(BinaryOp op, DType dtype, const View& out, const View& a, double b) {
+    int64_t n = numel(out);
+    if (n == 0) return;
+    bool contig = is_contiguous(out) && is_contiguous(a);
+    dispatch(dtype, [&]<typename T>() {
+        if (contig) binary_scalar_kernel<T, true><<<grid_for(n), kThreads>>>(op, out, a, T(b), n);
+        else binary_scalar_kernel<T, false><<<grid_for(n), kThreads>>>(op, out, a, T(b), n);
     });
     VQ_CUDA_CHECK_LAUNCH();
 }

@@ -21,7 +21,51 @@ __global__ void adam_kernel(T* p, const T* g, T* m, T* v, int64_t n, T lr, T b1,
     }
 }
 
+// stats: [K, D+1] -> count, usage: [K], sums: [K, D] updated in place
+template <typename T>
+__global__ void ema_accumulate_kernel(T* count, T* sums, T* usage, const T* stats, int64_t K, int64_t D, T decay) {
+    VQ_GRID_STRIDE_LOOP(i, K * (D + 1)) {
+        int64_t k = i / (D + 1), j = i % (D + 1);
+        T v = stats[i];
+        if (j < D) {
+            sums[k * D + j] = decay * sums[k * D + j] + (T(1) - decay) * v;
+        } else {
+            count[k] = decay * count[k] + (T(1) - decay) * v;
+            usage[k] += v;
+        }
+    }
+}
+
+// e: [K, D] = sums / ((count + eps) / (total + K eps) * total)
+template <typename T>
+__global__ void ema_codebook_kernel(T* e, const T* count, const T* sums, const T* total, int64_t K, int64_t D, T eps) {
+    VQ_GRID_STRIDE_LOOP(i, K * D) {
+        int64_t k = i / D;
+        T t = *total;
+        e[i] = sums[i] / ((count[k] + eps) / (t + T(K) * eps) * t);
+    }
+}
+
 }  // namespace
+
+void ema_accumulate(DType dtype, void* count, void* sums, void* usage, const void* stats, int64_t K, int64_t D, double decay) {
+    dispatch_floating(dtype, [&]<typename T>() {
+        ema_accumulate_kernel<T><<<grid_for(K * (D + 1)), kThreads>>>(static_cast<T*>(count), static_cast<T*>(sums),
+                                                                       static_cast<T*>(usage), static_cast<const T*>(stats), K,
+                                                                       D, T(decay));
+    });
+    VQ_CUDA_CHECK_LAUNCH();
+}
+
+void ema_codebook(DType dtype, void* e, const void* count, const void* sums, const void* total, int64_t K, int64_t D,
+                  double eps) {
+    dispatch_floating(dtype, [&]<typename T>() {
+        ema_codebook_kernel<T><<<grid_for(K * D), kThreads>>>(static_cast<T*>(e), static_cast<const T*>(count),
+                                                              static_cast<const T*>(sums), static_cast<const T*>(total), K, D,
+                                                              T(eps));
+    });
+    VQ_CUDA_CHECK_LAUNCH();
+}
 
 void adam_step(DType dtype, void* param, const void* grad, void* m, void* v, int64_t n, double lr, double beta1,
                double beta2, double eps, double weight_decay, bool decoupled, double bias1, double bias2_sqrt) {

@@ -38,18 +38,16 @@ Tensor VectorQuantizer::lookup(const Tensor& codes) const {
     return flat.reshape({s[0], s[1], s[2], config.code_dim}).permute({0, 3, 1, 2}).contiguous();
 }
 
-double perplexity_of(const Tensor& codes, int64_t num_codes) {
-    std::vector<double> counts(size_t(num_codes), 0.0);
-    std::vector<int64_t> c = codes.to_ints();
-    for (int64_t k : c) counts[size_t(k)] += 1;
-    double h = 0;
-    for (double n : counts)
-        if (n > 0) {
-            double p = n / double(c.size());
-            h -= p * std::log(p);
-        }
-    return std::exp(h);
+Tensor perplexity_of(const Tensor& codes, int64_t num_codes) {
+    Tensor flat = codes.reshape({-1});
+    Tensor counts = index_add({num_codes}, 0, flat, Tensor::ones({flat.numel()}, DType::F32, flat.device()));
+    Tensor p = div(counts, double(std::max<int64_t>(flat.numel(), 1)));
+    // p log p with 0 log 0 = 0: log(p + tiny) is finite and multiplied by 0
+    Tensor entropy = neg(sum(mul(p, log(add(p, 1e-30)))));
+    return exp(entropy);
 }
+
+double Quantized::perplexity() const { return perplexity_of(codes, num_codes).item(); }
 
 Quantized VectorQuantizer::quantize(const ag::Var& z_e) const {
     const Tensor& ze = z_e.value();  // [B, D, h, w]
@@ -68,7 +66,7 @@ Quantized VectorQuantizer::quantize(const ag::Var& z_e) const {
         ag::Var zq_var = ag::permute(ag::reshape(ag::embedding(codebook, codes_flat), {B, h, w, D}), {0, 3, 1, 2});
         q.codebook_loss = ag::mul(ag::sum(ag::square(ag::sub(ag::Var(ze), zq_var))), 1.0 / double(B));
     }
-    q.perplexity = perplexity_of(codes_flat, config.num_codes);
+    q.num_codes = config.num_codes;
     return q;
 }
 
@@ -83,15 +81,15 @@ void VectorQuantizer::ema_update(const Tensor& z_e_flat, const Tensor& codes, Ge
     }
     Tensor flat_codes = codes.reshape({-1});
     Tensor z = z_e_flat.to(dev);
-    Tensor n = index_add({K}, 0, flat_codes, Tensor::ones({flat_codes.numel()}, z.dtype(), z.device()));  // [K]
-    Tensor s = index_add({K, config.code_dim}, 0, flat_codes, z);                                          // [K, D]
-    ema_count = add(mul(ema_count, d), mul(n, 1.0 - d));
-    ema_sum = add(mul(ema_sum, d), mul(s, 1.0 - d));
-    double total = sum(ema_count).item();
-    // Laplace smoothing keeps unused codes from dividing by zero
-    Tensor smoothed = mul(div(add(ema_count, eps), total + double(K) * eps), total);
-    Tensor e = div(ema_sum, smoothed.reshape({K, 1}));
-    usage = add(usage, n);
+    // counts and sums in one scatter-add: z gets a column of ones, [N, D+1] -> [K, D+1]
+    const int64_t D = config.code_dim;
+    Tensor z_ones = Tensor::empty({z.size(0), D + 1}, z.dtype(), dev);
+    z_ones.narrow(1, 0, D).copy_from(z);
+    Tensor ones_col = z_ones.narrow(1, D, 1);
+    fill_(ones_col, 1.0);
+    Tensor both = index_add({K, D + 1}, 0, flat_codes, z_ones);  // [K, D+1]: s_k | n_k
+    // N = 0.99 N + 0.01 n, m = 0.99 m + 0.01 s, e = m / Laplace-smoothed N (fused)
+    Tensor e = codebook_ema_(ema_count, ema_sum, usage, both, d, eps);
     if (++ema_steps % config.restart_every == 0) {
         // dead-code restart: codes unused since the last check jump to random encoder outputs of this batch
         std::vector<int64_t> dead;

@@ -36,7 +36,10 @@ struct Quantized {
     Tensor z_e_flat;    // [B*h*w, D], the encoder outputs that chose `codes`
     ag::Var commitment; // beta * sum ||z_e - sg(z_q)||^2 / B
     ag::Var codebook_loss;  // sum ||sg(z_e) - z_q||^2 / B (grad mode only)
-    double perplexity = 0;
+    int64_t num_codes = 0;
+    // exp(-sum p log p) of this batch's code histogram; computed on request,
+    // so a step that does not report it pays nothing
+    double perplexity() const;
 };
 
 class VectorQuantizer : public nn::Module {
@@ -81,6 +84,7 @@ public:
     VQDecoder decoder;
 };
 
-double perplexity_of(const Tensor& codes, int64_t num_codes);
+// exp(-sum p log p) of the code histogram, computed where the codes live: 0-dim.
+Tensor perplexity_of(const Tensor& codes, int64_t num_codes);
 
 }  // namespace vq::models

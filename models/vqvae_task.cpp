@@ -37,7 +37,7 @@ Stats VQVAETask::forward_backward(const Tensor& batch, Generator&) {
     Stats s = {{"loss", out.loss.value().item()},
                {"recon", out.recon.value().item()},
                {"commitment", out.q.commitment.value().item()},
-               {"perplexity", out.q.perplexity}};
+               {"perplexity", out.q.perplexity()}};
     if (out.q.codebook_loss.defined()) s.push_back({"codebook", out.q.codebook_loss.value().item()});
     return s;
 }
@@ -76,7 +76,7 @@ Stats VQVAETask::evaluate(int64_t limit) {
         for (int64_t k : c.to_ints()) used[size_t(k)] = true, all.push_back(k);
     int64_t n_used = 0;
     for (bool u : used) n_used += u;
-    double ppl = perplexity_of(Tensor::from_vector(all, {int64_t(all.size())}), model_.config.num_codes);
+    double ppl = perplexity_of(Tensor::from_vector(all, {int64_t(all.size())}), model_.config.num_codes).item();
     return {{"recon_nll", nll / double(t.count)}, {"used_codes", double(n_used)}, {"perplexity", ppl}};
 }
 

@@ -166,6 +166,11 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 Tensor binary(BinaryOp op, const Tensor& a, double b) {
     check_defined(a, op_name(op));
+    if (a.is_cuda()) {
+        Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+        cuda::binary_scalar(op, a.dtype(), cuda_view(out), cuda_view(a), b);
+        return out;
+    }
     return binary(op, a, Tensor::scalar(b, a.dtype(), a.device()));
 }
 

@@ -124,4 +124,10 @@ struct AdamConfig {
     bool decoupled = false;
 };
 void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamConfig& c, int64_t step);
+
+// The VQ-VAE's EMA codebook step (REFERENCE.md) in three passes instead of a
+// dozen ops. stats: [K, D+1] = per code, the z_e sum (first D) and the count
+// (last). Updates in place N = decay N + (1-decay) n, m = decay m + (1-decay) s,
+// usage += n, and returns e = m / ((N + eps) / (sum N + K eps) * sum N): [K, D].
+Tensor codebook_ema_(Tensor& count, Tensor& sums, Tensor& usage, const Tensor& stats, double decay, double eps);
 }  // namespace vq

@@ -117,6 +117,14 @@ TEST_CASE("index_add sums duplicates deterministically, like the CPU") {
     CHECK_CLOSE(a, index_add({7, 8}, 0, idx, src), 1e-5, 1e-5);
 }
 
+TEST_CASE("an out-of-range index on the GPU is reported at the next synchronisation") {
+    Tensor x = Tensor::ones({4, 2}, DType::F32, kGpu);
+    Tensor bad = Tensor::from_vector(std::vector<int64_t>{1, 4}, {2});
+    Tensor y = index_select(x, 0, bad);
+    CHECK_THROWS_AS(y.to(Device::cpu()), std::out_of_range);
+    CHECK(sum(index_select(x, 0, Tensor::from_vector(std::vector<int64_t>{3}, {1}))).item() == 2.0);  // the flag was reset
+}
+
 TEST_CASE("Adam on the GPU matches the CPU") {
     Generator gen(25);
     Tensor p0 = random_tensor({300}, gen, DType::F32), g = random_tensor({300}, gen, DType::F32);
