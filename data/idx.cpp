@@ -2,7 +2,9 @@
 
 #include <zlib.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace vq::data {
@@ -78,6 +80,25 @@ IdxArray parse_idx(const std::string& b, const std::string& name) {
                        std::to_string(b.size() - header) + (b.size() - header < count ? " (truncated)" : " (trailing bytes)"));
     out.bytes.assign(b.begin() + std::ptrdiff_t(header), b.end());
     return out;
+}
+
+void write_idx_images(const std::string& path, const std::vector<uint8_t>& pixels, int64_t n, int64_t h, int64_t w) {
+    if (int64_t(pixels.size()) != n * h * w) throw std::invalid_argument(path + ": pixel count does not match the dims");
+    std::string out;
+    auto be = [&](uint32_t v) {
+        for (int i = 3; i >= 0; --i) out.push_back(char((v >> (8 * i)) & 0xff));
+    };
+    be(0x803);
+    be(uint32_t(n));
+    be(uint32_t(h));
+    be(uint32_t(w));
+    out.append(reinterpret_cast<const char*>(pixels.data()), pixels.size());
+    std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary);
+        if (!f.write(out.data(), std::streamsize(out.size()))) fail(path, "cannot write");
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "rename failed");
 }
 
 IdxArray read_idx(const std::string& path) { return parse_idx(read_maybe_gzip(path), path); }

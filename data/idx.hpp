@@ -22,6 +22,9 @@ IdxArray read_idx(const std::string& path);
 // Parses bytes already in memory (the decompressed file), for tests and fuzzing.
 IdxArray parse_idx(const std::string& bytes, const std::string& name);
 
+// Writes u8 images [N, H, W] as an uncompressed IDX file (magic 0x00000803), atomically.
+void write_idx_images(const std::string& path, const std::vector<uint8_t>& pixels, int64_t n, int64_t h, int64_t w);
+
 struct Dataset {
     Tensor images;  // u8 pixels as f32 0..255: [N, 1, H, W]
     std::vector<uint8_t> pixels;  // the same pixels as bytes, row-major [N, H, W]

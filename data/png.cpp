@@ -2,6 +2,7 @@
 
 #include <png.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <vector>
@@ -42,6 +43,41 @@ void write_png_grid(const std::string& path, const Tensor& images_in, int64_t co
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int64_t y = 0; y < H; ++y) png_write_row(png, &canvas[size_t(y * W)]);
+    png_write_end(png, nullptr);
+    png_destroy_write_struct(&png, &info);
+    std::fclose(f);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed");
+}
+
+void write_png_bits(const std::string& path, const Tensor& bits_in) {
+    Tensor bits = bits_in.to(Device::cpu()).to(DType::F32).contiguous();
+    if (bits.dim() == 4 && bits.size(0) == 1 && bits.size(1) == 1) bits = bits.reshape({bits.size(2), bits.size(3)});
+    if (bits.dim() != 2) throw std::invalid_argument("write_png_bits: expected one image [H, W], got " + bits.shape_str());
+    const int64_t h = bits.size(0), w = bits.size(1);
+    std::vector<uint8_t> row(size_t((w + 7) / 8));
+    std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw std::runtime_error(path + ": cannot write");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw std::runtime_error(path + ": libpng failed while writing");
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 9);
+    png_write_info(png, info);
+    const float* p = bits.data<float>();
+    for (int64_t y = 0; y < h; ++y) {
+        std::fill(row.begin(), row.end(), 0);
+        for (int64_t x = 0; x < w; ++x)
+            if (p[y * w + x] >= 0.5f) row[size_t(x / 8)] |= uint8_t(0x80 >> (x % 8));  // 1 = white
+        png_write_row(png, row.data());
+    }
     png_write_end(png, nullptr);
     png_destroy_write_struct(&png, &info);
     std::fclose(f);

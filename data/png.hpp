@@ -10,6 +10,8 @@ namespace vq::data {
 // images: [N, 1, H, W] with values in [0, 1]; laid out `columns` per row with
 // a 2-pixel gap. Written atomically; errors name the file.
 void write_png_grid(const std::string& path, const Tensor& images, int64_t columns);
+// One binary image [1, 1, H, W] (or [H, W]) of 0/1 as a 1-bit grayscale PNG, atomically.
+void write_png_bits(const std::string& path, const Tensor& bits);
 // 1-bit (or any bit depth) grayscale PNG -> f32 [1, 1, H, W] in [0, 1].
 Tensor read_png_gray(const std::string& path);
 

@@ -1,0 +1,180 @@
+#include "codec/vqz.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "codec/rans.hpp"
+#include "models/checkpoint.hpp"
+#include "nn/safetensors.hpp"
+
+namespace vq::codec {
+
+namespace {
+
+constexpr int64_t kSide = models::GatedPixelCNN::kSide, kCodes = models::GatedPixelCNN::kCodes;
+
+// Softmax of one position's logits on the host, in one fixed order, so the
+// encoder and the decoder compute bit-identical probabilities.
+std::vector<float> softmax_row(const float* logits, int64_t stride) {
+    std::vector<float> p(static_cast<size_t>(kCodes));
+    float mx = logits[0];
+    for (int64_t k = 1; k < kCodes; ++k) mx = std::max(mx, logits[k * stride]);
+    double total = 0;
+    for (int64_t k = 0; k < kCodes; ++k) total += (p[size_t(k)] = std::exp(logits[k * stride] - mx));
+    for (float& v : p) v = float(v / total);
+    return p;
+}
+
+// Prior logits of a chunk on the host: [n, K, 7, 7]
+Tensor prior_logits(Models& m, const Tensor& codes) {
+    return m.prior.forward(codes.to(m.device)).value().to(Device::cpu()).contiguous();
+}
+// Decoder pixel probabilities of a chunk on the host: [n, 1, H, W]
+Tensor pixel_probs(Models& m, const Tensor& codes) {
+    return sigmoid(m.vqvae.decode_logits(codes.to(m.device))).to(Device::cpu()).contiguous();
+}
+
+void put_u32(std::string& s, uint32_t v) {
+    for (int i = 0; i < 4; ++i) s.push_back(char((v >> (8 * i)) & 0xff));
+}
+void put_u64(std::string& s, uint64_t v) {
+    for (int i = 0; i < 8; ++i) s.push_back(char((v >> (8 * i)) & 0xff));
+}
+uint64_t get_le(const std::string& s, size_t at, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(s[at + size_t(i)])) << (8 * i);
+    return v;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+uint64_t fnv1a64(const std::string& bytes, uint64_t h) {
+    for (unsigned char c : bytes) {
+        h ^= c;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev) : device(dev) {
+    models::load_model_file(vqvae, vqvae_path, "vqvae");
+    models::load_model_file(prior, prior_path, "prior");
+    vqvae.to(device);
+    prior.to(device);
+    hash = fnv1a64(nn::read_file(prior_path), fnv1a64(nn::read_file(vqvae_path)));
+}
+
+std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_png, Stats* stats) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (bits_in.dim() != 4 || bits_in.size(1) != 1 || bits_in.size(2) != 28 || bits_in.size(3) != 28)
+        throw std::invalid_argument("compress: expected binary images [N, 1, 28, 28], got " + bits_in.shape_str());
+    Tensor bits = bits_in.to(Device::cpu()).to(DType::F32).contiguous();
+    const int64_t N = bits.size(0), H = 28, W = 28;
+    RansEncoder enc;
+    Stats st;
+    st.images = N;
+    for (int64_t first = 0; first < N; first += kChunk) {
+        const int64_t n = std::min(kChunk, N - first);
+        Tensor x = bits.narrow(0, first, n).contiguous();
+        Tensor codes = m.vqvae.encode(x.to(m.device)).to(Device::cpu()).contiguous();  // [n, 7, 7]
+        Tensor logits = prior_logits(m, codes);  // teacher-forced: causality makes it equal to the decoder's
+        const float* lp = logits.data<float>();
+        const int64_t* cp = codes.data<int64_t>();
+        for (int64_t pos = 0; pos < kSide * kSide; ++pos)
+            for (int64_t i = 0; i < n; ++i) {
+                std::vector<float> p = softmax_row(lp + i * kCodes * kSide * kSide + pos, kSide * kSide);
+                std::vector<uint32_t> f = quantize_frequencies(p.data(), p.size());
+                int64_t code = cp[i * kSide * kSide + pos];
+                uint32_t start = 0;
+                for (int64_t k = 0; k < code; ++k) start += f[size_t(k)];
+                enc.put(start, f[size_t(code)]);
+                st.ideal_bits -= std::log2(std::max(double(p[size_t(code)]), 1e-30));
+            }
+        Tensor probs = pixel_probs(m, codes);
+        const float* pp = probs.data<float>();
+        const float* xp = x.data<float>();
+        for (int64_t j = 0; j < n * H * W; ++j) {
+            bool one = xp[j] >= 0.5f;
+            if (lossless) {
+                uint32_t f1 = binary_frequency(pp[j]);
+                if (one) enc.put(0, f1);
+                else enc.put(f1, kScale - f1);
+                double p1 = std::clamp(double(pp[j]), 1e-30, 1.0 - 1e-7);
+                st.ideal_bits -= std::log2(one ? p1 : 1.0 - p1);
+            } else if ((pp[j] >= 0.5f) != one) {
+                ++st.pixel_errors;
+            }
+        }
+    }
+    std::string out = "VQZ";
+    out.push_back(char(kVersion));
+    out.push_back(char((lossless ? 1 : 0) | (from_png ? 2 : 0)));
+    put_u32(out, uint32_t(N));
+    out.push_back(char(H));
+    out.push_back(char(W));
+    put_u64(out, m.hash);
+    out += enc.finish();
+    st.bytes = out.size();
+    st.seconds = seconds_since(t0);
+    if (stats) *stats = st;
+    return out;
+}
+
+Decoded decompress(Models& m, const std::string& file, const std::string& name, Stats* stats) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (file.size() < kHeaderBytes + 4 || file.compare(0, 3, "VQZ") != 0)
+        throw std::runtime_error(name + ": not a .vqz file (bad magic or too short)");
+    if (uint8_t(file[3]) != kVersion)
+        throw std::runtime_error(fmt::format("{}: format version {} is not supported (this build reads version {})", name,
+                                             int(uint8_t(file[3])), int(kVersion)));
+    uint8_t flags = uint8_t(file[4]);
+    const int64_t N = int64_t(get_le(file, 5, 4)), H = uint8_t(file[9]), W = uint8_t(file[10]);
+    uint64_t hash = get_le(file, 11, 8);
+    if (hash != m.hash)
+        throw std::runtime_error(fmt::format("{}: compressed with other models (model hash {:016x}, these models give {:016x}); "
+                                             "decompress with the same --vqvae and --prior files", name, hash, m.hash));
+    if (H != 28 || W != 28 || N <= 0 || N > (int64_t(1) << 26))
+        throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{})", name, N, H, W));
+    Decoded d;
+    d.lossless = flags & 1;
+    d.from_png = flags & 2;
+    d.bits = Tensor::empty({N, 1, H, W});
+    float* out = d.bits.data<float>();
+    try {
+        RansDecoder dec(reinterpret_cast<const uint8_t*>(file.data()) + kHeaderBytes, file.size() - kHeaderBytes);
+        for (int64_t first = 0; first < N; first += kChunk) {
+            const int64_t n = std::min(kChunk, N - first);
+            Tensor codes = Tensor::zeros({n, kSide, kSide}, DType::I64);
+            int64_t* cp = codes.data<int64_t>();
+            for (int64_t pos = 0; pos < kSide * kSide; ++pos) {  // autoregressive: one prior pass per position
+                Tensor logits = prior_logits(m, codes);
+                const float* lp = logits.data<float>();
+                for (int64_t i = 0; i < n; ++i) {
+                    std::vector<float> p = softmax_row(lp + i * kCodes * kSide * kSide + pos, kSide * kSide);
+                    cp[i * kSide * kSide + pos] = int64_t(dec.decode(quantize_frequencies(p.data(), p.size())));
+                }
+            }
+            Tensor probs = pixel_probs(m, codes);
+            const float* pp = probs.data<float>();
+            float* o = out + first * H * W;
+            for (int64_t j = 0; j < n * H * W; ++j)
+                o[j] = d.lossless ? (dec.binary(binary_frequency(pp[j])) ? 1.0f : 0.0f) : (pp[j] >= 0.5f ? 1.0f : 0.0f);
+        }
+        if (!dec.at_end()) throw std::runtime_error("the coded stream does not end where it should (corrupt data)");
+    } catch (const std::runtime_error& e) {  // the coder's errors, with the file's name
+        throw std::runtime_error(name + ": " + e.what());
+    }
+    if (stats) {
+        stats->images = N;
+        stats->bytes = file.size();
+        stats->seconds = seconds_since(t0);
+    }
+    return d;
+}
+
+}  // namespace vq::codec

@@ -1,0 +1,54 @@
+// The .vqz codec: VQ-VAE codes arithmetic-coded (rANS) under the Gated
+// PixelCNN prior's conditionals, and, in lossless mode, every pixel under the
+// decoder's Bernoulli probability given the codes. The coded size is then the
+// VQ-VAE + prior density bound made real.
+//
+// File layout (little-endian): "VQZ" + version (4 bytes), flags (1: bit 0
+// lossless, bit 1 the input was a PNG), image count (4), height (1), width
+// (1), a 64-bit hash of both model files (8) -- 19 bytes -- then one rANS
+// stream. Decode order, per chunk of kChunk images: code positions in raster
+// order (all images of the chunk at each position), then each image's pixels.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "models/pixelcnn.hpp"
+#include "models/vqvae.hpp"
+
+namespace vq::codec {
+
+constexpr uint8_t kVersion = 1;
+constexpr int64_t kChunk = 100;
+constexpr size_t kHeaderBytes = 19;
+
+struct Models {
+    Models(const std::string& vqvae_path, const std::string& prior_path, Device device);
+    Generator init{0};
+    models::VQVAE vqvae{init};
+    models::GatedPixelCNN prior{init};
+    uint64_t hash = 0;  // FNV-1a over both files' bytes
+    Device device;
+};
+
+struct Stats {
+    int64_t images = 0;
+    size_t bytes = 0;               // the whole file
+    double ideal_bits = 0;          // -log2 of the model's probability of what was coded
+    int64_t pixel_errors = 0;       // lossy mode: pixels that differ from the input
+    double seconds = 0;
+};
+
+// bits: [N, 1, H, W] of 0/1 (f32).
+std::string compress(Models& m, const Tensor& bits, bool lossless, bool from_png, Stats* stats = nullptr);
+
+struct Decoded {
+    Tensor bits;  // [N, 1, H, W]
+    bool lossless = false, from_png = false;
+};
+// `name` is used in error messages. Fails clearly for other models or damaged files.
+Decoded decompress(Models& m, const std::string& file, const std::string& name, Stats* stats = nullptr);
+
+uint64_t fnv1a64(const std::string& bytes, uint64_t h = 0xcbf29ce484222325ull);
+
+}  // namespace vq::codec
