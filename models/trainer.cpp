@@ -137,8 +137,10 @@ int train(TrainOptions o, bool resume) {
         Stats s = task->forward_backward(batch, gen);
         if (!std::isfinite(s.front().second)) {
             bar.finish();
+            double v = s.front().second;
             throw std::runtime_error(fmt::format("non-finite loss ({}) at step {}: training stopped; the last good "
-                                                 "checkpoint in {} is kept", s.front().second, step + 1, o.out_dir));
+                                                 "checkpoint in {} is kept", std::isnan(v) ? "NaN" : fmt::format("{}", v),
+                                                 step + 1, o.out_dir));
         }
         opt.step();
         task->after_step(gen);

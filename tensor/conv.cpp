@@ -1,6 +1,7 @@
 // conv2d and conv_transpose2d as im2col/col2im + GEMM, per image, on a reused
 // thread-local scratch buffer. The naive kernels in conv_naive.cpp are the
 // oracle these are tested against.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -24,54 +25,81 @@ struct ConvGeometry {
     }
 };
 
-// One scratch buffer per thread, grown on demand and never shrunk: convs ask
-// for the same few sizes every step.
-template <typename T> T* scratch(size_t count) {
-    thread_local std::vector<char> buffer;
-    if (buffer.size() < count * sizeof(T)) buffer.resize(count * sizeof(T));
-    return reinterpret_cast<T*>(buffer.data());
+// Two scratch buffers per thread (columns, and a channel-major copy of
+// activations), grown on demand and never shrunk: convs ask for the same few
+// sizes every step.
+template <typename T> T* scratch(int slot, size_t count) {
+    thread_local std::vector<char> buffers[2];
+    std::vector<char>& b = buffers[slot];
+    if (b.size() < count * sizeof(T)) b.resize(count * sizeof(T));
+    return reinterpret_cast<T*>(b.data());
 }
 
-// x: [C, H, W] -> cols: [C*kh*kw, Ho*Wo]
-template <typename T> void im2col(const T* x, const ConvGeometry& g, T* cols) {
+// Images per GEMM: as many as fit a ~16 MB column buffer. Batching makes the
+// GEMMs large enough for BLAS to run near its peak; the cap bounds memory.
+int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
+    const int64_t budget = int64_t(1) << 22;  // elements
+    return std::max<int64_t>(1, std::min<int64_t>(N, budget / std::max<int64_t>(1, g.rows() * g.cols())));
+}
+
+// x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
+template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
+    const int64_t L = g.cols(), ld = n * L;
     for (int64_t c = 0; c < g.C; ++c)
         for (int64_t ki = 0; ki < g.kh; ++ki)
             for (int64_t kj = 0; kj < g.kw; ++kj) {
-                T* row = cols + ((c * g.kh + ki) * g.kw + kj) * g.cols();
-                for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                    int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
-                    T* out = row + oh * g.Wo;
-                    if (ih < 0 || ih >= g.H) {
-                        for (int64_t ow = 0; ow < g.Wo; ++ow) out[ow] = T(0);
-                        continue;
-                    }
-                    const T* in = x + (c * g.H + ih) * g.W;
-                    for (int64_t ow = 0; ow < g.Wo; ++ow) {
-                        int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
-                        out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
+                T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+                for (int64_t j = 0; j < n; ++j) {
+                    const T* img = x + (j * g.C + c) * g.H * g.W;
+                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
+                        T* out = row + j * L + oh * g.Wo;
+                        if (ih < 0 || ih >= g.H) {
+                            for (int64_t ow = 0; ow < g.Wo; ++ow) out[ow] = T(0);
+                            continue;
+                        }
+                        const T* in = img + ih * g.W;
+                        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+                            int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
+                            out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
+                        }
                     }
                 }
             }
 }
 
-// cols: [C*kh*kw, Ho*Wo] -> x: [C, H, W], accumulating overlaps (x is zeroed first)
-template <typename T> void col2im(const T* cols, const ConvGeometry& g, T* x) {
-    for (int64_t i = 0; i < g.C * g.H * g.W; ++i) x[i] = T(0);
+// cols: [C*kh*kw, n*Ho*Wo] -> x: [n, C, H, W], accumulating overlaps (x is zeroed first)
+template <typename T> void col2im(const T* cols, const ConvGeometry& g, int64_t n, T* x) {
+    const int64_t L = g.cols(), ld = n * L;
+    std::fill(x, x + n * g.C * g.H * g.W, T(0));
     for (int64_t c = 0; c < g.C; ++c)
         for (int64_t ki = 0; ki < g.kh; ++ki)
             for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * g.cols();
-                for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                    int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
-                    if (ih < 0 || ih >= g.H) continue;
-                    T* out = x + (c * g.H + ih) * g.W;
-                    const T* in = row + oh * g.Wo;
-                    for (int64_t ow = 0; ow < g.Wo; ++ow) {
-                        int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
-                        if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+                const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+                for (int64_t j = 0; j < n; ++j) {
+                    T* img = x + (j * g.C + c) * g.H * g.W;
+                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
+                        if (ih < 0 || ih >= g.H) continue;
+                        T* out = img + ih * g.W;
+                        const T* in = row + j * L + oh * g.Wo;
+                        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+                            int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
+                            if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+                        }
                     }
                 }
             }
+}
+
+// a: [n, C, L] <-> b: [C, n*L] (channel-major), the layout the batched GEMMs use
+template <typename T> void to_channel_major(const T* a, int64_t n, int64_t C, int64_t L, T* b) {
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < C; ++c) std::copy(a + (j * C + c) * L, a + (j * C + c + 1) * L, b + c * n * L + j * L);
+}
+template <typename T> void from_channel_major(const T* b, int64_t n, int64_t C, int64_t L, T* a) {
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < C; ++c) std::copy(b + c * n * L + j * L, b + c * n * L + (j + 1) * L, a + (j * C + c) * L);
 }
 
 cuda::ConvShape cuda_shape(int64_t N, const ConvGeometry& g) {
@@ -123,19 +151,18 @@ Tensor transposed_conv_core(const Tensor& gy_in, const Tensor& w_in, int64_t H, 
         return out;
     }
     dispatch_floating(gy.dtype(), "conv", [&]<typename T>() {
+        // per chunk of images: dcols [CKK, n*L] = W^T [CKK, O] @ gy [O, n*L], then col2im
         const T* pw = w.data<T>();
         const T* pg = gy.data<T>();
         T* po = out.data<T>();
-        for (int64_t n = 0; n < N; ++n) {
-            const T* gn = pg + n * O * g.cols();
-            T* on = po + n * g.C * H * W;
-            if (g.is_pointwise()) {  // 1x1: the columns are the image itself
-                blas::gemm<T>(true, false, g.rows(), g.cols(), O, T(1), pw, g.rows(), gn, g.cols(), T(0), on, g.cols());
-                continue;
-            }
-            T* cols = scratch<T>(size_t(g.rows() * g.cols()));
-            blas::gemm<T>(true, false, g.rows(), g.cols(), O, T(1), pw, g.rows(), gn, g.cols(), T(0), cols, g.cols());
-            col2im(cols, g, on);
+        const int64_t chunk = images_per_chunk(g, N), L = g.cols();
+        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+            const int64_t n = std::min(chunk, N - n0);
+            T* gy_cm = scratch<T>(1, size_t(O * n * L));
+            to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
+            T* cols = scratch<T>(0, size_t(g.rows() * n * L));
+            blas::gemm<T>(true, false, g.rows(), n * L, O, T(1), pw, g.rows(), gy_cm, n * L, T(0), cols, n * L);
+            col2im(cols, g, n, po + n0 * g.C * H * W);
         }
     });
     return out;
@@ -170,19 +197,18 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
         return y;
     }
     dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
+        // per chunk of images: y [O, n*L] = W [O, CKK] @ cols [CKK, n*L], then back to [n, O, L]
         const T* px = x.data<T>();
         const T* pw = w.data<T>();
         T* py = y.data<T>();
-        for (int64_t n = 0; n < N; ++n) {
-            const T* xn = px + n * g.C * g.H * g.W;
-            const T* cols = xn;
-            if (!g.is_pointwise()) {
-                T* buf = scratch<T>(size_t(g.rows() * g.cols()));
-                im2col(xn, g, buf);
-                cols = buf;
-            }
-            blas::gemm<T>(false, false, O, g.cols(), g.rows(), T(1), pw, g.rows(), cols, g.cols(), T(0),
-                          py + n * O * g.cols(), g.cols());
+        const int64_t chunk = images_per_chunk(g, N), L = g.cols();
+        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+            const int64_t n = std::min(chunk, N - n0);
+            T* cols = scratch<T>(0, size_t(g.rows() * n * L));
+            im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
+            T* y_cm = scratch<T>(1, size_t(O * n * L));
+            blas::gemm<T>(false, false, O, n * L, g.rows(), T(1), pw, g.rows(), cols, n * L, T(0), y_cm, n * L);
+            from_channel_major(y_cm, n, O, L, py + n0 * O * L);
         }
         if (bias.defined()) add_channel_bias(py, bias.contiguous().data<T>(), N, O, Ho * Wo);
     });
@@ -224,23 +250,20 @@ Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& 
         return dw;
     }
     dispatch_floating(x.dtype(), "conv2d_weight_grad", [&]<typename T>() {
+        // per chunk of images: dW [O, CKK] (+)= gy [O, n*L] @ cols [CKK, n*L]^T
         const T* px = x.data<T>();
         const T* pg = gy.data<T>();
         T* pd = dw.data<T>();
-        for (int64_t n = 0; n < N; ++n) {
-            const T* xn = px + n * g.C * g.H * g.W;
-            const T* cols = xn;
-            if (!g.is_pointwise()) {
-                T* buf = scratch<T>(size_t(g.rows() * g.cols()));
-                im2col(xn, g, buf);
-                cols = buf;
-            }
-            // dW[O, CKK] (+)= gy[n][O, HoWo] @ cols^T
-            blas::gemm<T>(false, true, O, g.rows(), g.cols(), T(1), pg + n * O * g.cols(), g.cols(), cols, g.cols(),
-                          n == 0 ? T(0) : T(1), pd, g.rows());
+        std::fill(pd, pd + dw.numel(), T(0));
+        const int64_t chunk = images_per_chunk(g, N), L = g.cols();
+        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+            const int64_t n = std::min(chunk, N - n0);
+            T* cols = scratch<T>(0, size_t(g.rows() * n * L));
+            im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
+            T* gy_cm = scratch<T>(1, size_t(O * n * L));
+            to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
+            blas::gemm<T>(false, true, O, g.rows(), n * L, T(1), gy_cm, n * L, cols, n * L, T(1), pd, g.rows());
         }
-        if (N == 0)
-            for (int64_t i = 0; i < dw.numel(); ++i) pd[i] = T(0);
     });
     return dw;
 }
