@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, configures, builds and runs the
-# whole meson test suite. CUDA is built when nvcc is present (-Dcuda=auto);
-# its tests skip (exit 77) on machines without a GPU.
+# whole meson test suite; then the same suite again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then each libFuzzer harness for a minute.
+# CUDA is built when nvcc is present (-Dcuda=auto); its tests skip (exit 77)
+# on machines without a GPU.
+#
+#   ./scripts/test.sh            everything (what CI runs)
+#   ./scripts/test.sh --quick    the plain build's suite only
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=false
+if [ "${1:-}" = "--quick" ]; then quick=true; shift; fi
 ./scripts/install_deps.sh
-BUILD=${BUILD:-build}
-if [ ! -f "$BUILD/build.ninja" ]; then
-  meson setup "$BUILD" -Dcuda=auto
+
+echo "== build and test (release)"
+if [ ! -f build/build.ninja ]; then meson setup build -Dcuda=auto; fi
+ninja -C build
+meson test -C build --print-errorlogs "$@"
+$quick && exit 0
+
+echo "== build and test under ASan + UBSan"
+if [ ! -f build-asan/build.ninja ]; then
+  meson setup build-asan -Dcuda=disabled -Dbuildtype=debugoptimized -Db_sanitize=address,undefined
 fi
-ninja -C "$BUILD"
-meson test -C "$BUILD" --print-errorlogs "$@"
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --print-errorlogs --timeout-multiplier 3 "$@"
+
+echo "== fuzzers (60 s each)"
+tests/fuzz/run_fuzzers.sh 60

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang (ASan + UBSan) and runs each for
+# SECONDS (default 60) from the seed corpus in tests/fuzz/corpus. New inputs
+# found go to a scratch corpus, not into the repo; a crash stops with its
+# input saved as tests/fuzz/crash-*.
+#
+#   tests/fuzz/run_fuzzers.sh [SECONDS]     (600 for the documented long run)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-60}
+out=${FUZZ_BUILD:-build-fuzz}
+mkdir -p "$out"
+flags=(-std=c++20 -O1 -g -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread -DVQ_HAVE_CUDA=0
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+tensor_src=(tensor/shape.cpp tensor/storage.cpp tensor/tensor.cpp tensor/elementwise.cpp tensor/reduce.cpp
+            tensor/matmul.cpp tensor/conv.cpp tensor/conv_naive.cpp tensor/fused.cpp tensor/index.cpp
+            tensor/random.cpp tensor/format.cpp cuda/stub.cpp)
+libs=(-lopenblas -lfmt -lz -lpthread)
+clang++ "${flags[@]}" tests/fuzz/fuzz_idx.cpp data/idx.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_idx"
+clang++ "${flags[@]}" tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_safetensors"
+for target in idx safetensors; do
+  scratch="$out/corpus_$target"
+  mkdir -p "$scratch"
+  echo "== fuzz_$target for ${seconds}s"
+  "$out/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=tests/fuzz/crash-$target- \
+    "$scratch" "tests/fuzz/corpus/$target" 2>&1 | grep -E "^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|ERROR|SUMMARY" | tail -4
+done
+echo "fuzzers: no crash"
