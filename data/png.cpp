@@ -9,6 +9,37 @@
 
 namespace vq::data {
 
+namespace {
+
+// Writes a grayscale PNG of `bit_depth` whose rows are packed bytes of
+// `stride` each, through a temporary file renamed into place.
+void write_gray_png(const std::string& path, int64_t width, int64_t height, int bit_depth,
+                    const std::vector<uint8_t>& rows, size_t stride) {
+    std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw std::runtime_error(path + ": cannot write");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+    png_infop info = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        std::fclose(f);
+        std::remove(tmp.c_str());
+        throw std::runtime_error(path + ": libpng failed while writing");
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, png_uint_32(width), png_uint_32(height), bit_depth, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 9);
+    png_write_info(png, info);
+    for (int64_t y = 0; y < height; ++y) png_write_row(png, const_cast<uint8_t*>(&rows[size_t(y) * stride]));
+    png_write_end(png, nullptr);
+    png_destroy_write_struct(&png, &info);
+    std::fclose(f);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed");
+}
+
+}  // namespace
+
 void write_png_grid(const std::string& path, const Tensor& images_in, int64_t columns) {
     if (images_in.dim() != 4 || images_in.size(1) != 1)
         throw std::invalid_argument("write_png_grid: expected [N, 1, H, W] images, got " + images_in.shape_str());
@@ -27,26 +58,7 @@ void write_png_grid(const std::string& path, const Tensor& images_in, int64_t co
                 canvas[size_t((gap + r * (h + gap) + y) * W + gap + c * (w + gap) + x)] = uint8_t(v * 255.0f + 0.5f);
             }
     }
-    std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw std::runtime_error(path + ": cannot write");
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        std::fclose(f);
-        std::remove(tmp.c_str());
-        throw std::runtime_error(path + ": libpng failed while writing");
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, png_uint_32(W), png_uint_32(H), 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int64_t y = 0; y < H; ++y) png_write_row(png, &canvas[size_t(y * W)]);
-    png_write_end(png, nullptr);
-    png_destroy_write_struct(&png, &info);
-    std::fclose(f);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed");
+    write_gray_png(path, W, H, 8, canvas, size_t(W));
 }
 
 void write_png_bits(const std::string& path, const Tensor& bits_in) {
@@ -54,34 +66,13 @@ void write_png_bits(const std::string& path, const Tensor& bits_in) {
     if (bits.dim() == 4 && bits.size(0) == 1 && bits.size(1) == 1) bits = bits.reshape({bits.size(2), bits.size(3)});
     if (bits.dim() != 2) throw std::invalid_argument("write_png_bits: expected one image [H, W], got " + bits.shape_str());
     const int64_t h = bits.size(0), w = bits.size(1);
-    std::vector<uint8_t> row(size_t((w + 7) / 8));
-    std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw std::runtime_error(path + ": cannot write");
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        std::fclose(f);
-        std::remove(tmp.c_str());
-        throw std::runtime_error(path + ": libpng failed while writing");
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, png_uint_32(w), png_uint_32(h), 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 9);
-    png_write_info(png, info);
+    const size_t stride = size_t((w + 7) / 8);
+    std::vector<uint8_t> packed(stride * size_t(h), 0);
     const float* p = bits.data<float>();
-    for (int64_t y = 0; y < h; ++y) {
-        std::fill(row.begin(), row.end(), 0);
+    for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x)
-            if (p[y * w + x] >= 0.5f) row[size_t(x / 8)] |= uint8_t(0x80 >> (x % 8));  // 1 = white
-        png_write_row(png, row.data());
-    }
-    png_write_end(png, nullptr);
-    png_destroy_write_struct(&png, &info);
-    std::fclose(f);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(path + ": rename failed");
+            if (p[y * w + x] >= 0.5f) packed[size_t(y) * stride + size_t(x / 8)] |= uint8_t(0x80 >> (x % 8));  // 1 = white
+    write_gray_png(path, w, h, 1, packed, stride);
 }
 
 Tensor read_png_gray(const std::string& path) {
