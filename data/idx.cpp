@@ -123,9 +123,6 @@ Dataset load_split(const std::string& dir, const std::string& split) {
     ds.height = images.dims[1];
     ds.width = images.dims[2];
     ds.pixels = std::move(images.bytes);
-    ds.images = Tensor::empty({ds.count, 1, ds.height, ds.width});
-    float* p = ds.images.data<float>();
-    for (size_t i = 0; i < ds.pixels.size(); ++i) p[i] = float(ds.pixels[i]);
     std::string labels_path = find_file(dir, split + "-labels-idx1-ubyte");
     if (!labels_path.empty()) {
         IdxArray labels = read_idx(labels_path);

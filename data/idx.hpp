@@ -25,9 +25,10 @@ IdxArray parse_idx(const std::string& bytes, const std::string& name);
 // Writes u8 images [N, H, W] as an uncompressed IDX file (magic 0x00000803), atomically.
 void write_idx_images(const std::string& path, const std::vector<uint8_t>& pixels, int64_t n, int64_t h, int64_t w);
 
+// The pixels stay bytes (47 MB for Fashion-MNIST's training set); batches
+// are binarized from them, so no float copy of the whole set is ever made.
 struct Dataset {
-    Tensor images;  // u8 pixels as f32 0..255: [N, 1, H, W]
-    std::vector<uint8_t> pixels;  // the same pixels as bytes, row-major [N, H, W]
+    std::vector<uint8_t> pixels;  // row-major [N, H, W]
     std::vector<uint8_t> labels;  // [N], empty if the label file is absent
     int64_t count = 0, height = 0, width = 0;
 };
