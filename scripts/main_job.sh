@@ -7,7 +7,9 @@
 #   ./scripts/main_job.sh           quick preset: 1 epoch of each model
 #   ./scripts/main_job.sh --full    the README's results: more epochs, IWAE-1000
 #
-# Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override).
+# Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override),
+# DATA (IDX folder), BIN (prebuilt tools folder: skips installing and building,
+# e.g. the ones tools/gpu_stage.sh packs for a GPU machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,25 +23,28 @@ fi
 OUT=${OUT:-runs/$preset}
 DEVICE=${DEVICE:-cpu}
 
-./scripts/install_deps.sh
-if [ ! -f build/build.ninja ]; then meson setup build -Dcuda=auto; fi
-ninja -C build
-bin=build/tools
+if [ -z "${BIN:-}" ]; then
+  ./scripts/install_deps.sh
+  if [ ! -f build/build.ninja ]; then meson setup build -Dcuda=auto; fi
+  ninja -C build
+fi
+bin=${BIN:-build/tools}
+DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$OUT"
 start=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - start )) s elapsed)"; }
 
 step "1/5 VQ-VAE, $epochs epoch(s)"
-$bin/train --model vqvae --epochs "$epochs" --device "$DEVICE" --out "$OUT/vqvae"
+$bin/train --model vqvae --epochs "$epochs" --device "$DEVICE" --data "$DATA" --out "$OUT/vqvae"
 step "2/5 Gated PixelCNN prior on the VQ-VAE's codes, $epochs epoch(s)"
-$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" --epochs "$epochs" --device "$DEVICE" --out "$OUT/prior"
+$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" --epochs "$epochs" --device "$DEVICE" --data "$DATA" --out "$OUT/prior"
 step "3/5 VAE baseline, $epochs epoch(s)"
-$bin/train --model vae --epochs "$epochs" --device "$DEVICE" --out "$OUT/vae"
+$bin/train --model vae --epochs "$epochs" --device "$DEVICE" --data "$DATA" --out "$OUT/vae"
 step "4/5 sample grid"
 $bin/sample --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples.png"
 step "5/5 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
 $bin/evaluate --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" \
-  --vae "$OUT/vae/model.safetensors" --iw "$iw" --iw-limit "$iw_limit" --device "$DEVICE" \
+  --vae "$OUT/vae/model.safetensors" --iw "$iw" --iw-limit "$iw_limit" --device "$DEVICE" --data "$DATA" \
   --json-out "$OUT/density.json" > "$OUT/density.txt"
 echo
 echo "== done in $(( $(date +%s) - start )) s"

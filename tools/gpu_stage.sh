@@ -13,7 +13,7 @@ grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/ex
 rm -rf .gpu && mkdir -p .gpu/data
 stage=$(mktemp -d)
 mkdir -p "$stage/bin" "$stage/lib"
-cp build-cuda/tests/test_cuda build-cuda/tools/{bench,train,evaluate} "$stage/bin/"
+cp build-cuda/tests/test_cuda build-cuda/tools/{bench,train,evaluate,sample,compress,decompress} "$stage/bin/"
 # every non-system library the executables load (CUDA's own come from the GPU machine)
 for lib in $(ldd "$stage"/bin/* | awk '/=>/ {print $3}' | sort -u); do
   case "$(basename "$lib")" in
