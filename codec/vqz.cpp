@@ -6,6 +6,7 @@
 
 #include "codec/rans.hpp"
 #include "models/checkpoint.hpp"
+#include "models/progress.hpp"
 #include "nn/safetensors.hpp"
 
 namespace vq::codec {
@@ -78,6 +79,7 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
     RansEncoder enc;
     Stats st;
     st.images = N;
+    models::ProgressBar bar("compress", N);
     for (int64_t first = 0; first < N; first += kChunk) {
         const int64_t n = std::min(kChunk, N - first);
         Tensor x = bits.narrow(0, first, n).contiguous();
@@ -110,7 +112,9 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
                 ++st.pixel_errors;
             }
         }
+        bar.update(first + n, n);
     }
+    bar.finish();
     std::string out = "VQZ";
     out.push_back(char(kVersion));
     out.push_back(char((lossless ? 1 : 0) | (from_png ? 2 : 0)));
@@ -147,6 +151,7 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
     float* out = d.bits.data<float>();
     try {
         RansDecoder dec(reinterpret_cast<const uint8_t*>(file.data()) + kHeaderBytes, file.size() - kHeaderBytes);
+        models::ProgressBar bar("decompress", N);
         for (int64_t first = 0; first < N; first += kChunk) {
             const int64_t n = std::min(kChunk, N - first);
             Tensor codes = Tensor::zeros({n, kSide, kSide}, DType::I64);
@@ -164,7 +169,9 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
             float* o = out + first * H * W;
             for (int64_t j = 0; j < n * H * W; ++j)
                 o[j] = d.lossless ? (dec.binary(binary_frequency(pp[j])) ? 1.0f : 0.0f) : (pp[j] >= 0.5f ? 1.0f : 0.0f);
+            bar.update(first + n, n);
         }
+        bar.finish();
         if (!dec.at_end()) throw std::runtime_error("the coded stream does not end where it should (corrupt data)");
     } catch (const std::runtime_error& e) {  // the coder's errors, with the file's name
         throw std::runtime_error(name + ": " + e.what());
