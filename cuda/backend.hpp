@@ -54,8 +54,6 @@ void binary(BinaryOp op, DType dtype, const View& out, const View& a, const View
 void binary_scalar(BinaryOp op, DType dtype, const View& out, const View& a, double b);
 // out = convert(src): strided to strided, any dtypes.
 void copy(const View& out, DType out_dtype, const View& src, DType src_dtype);
-// out[i] = a[i] + b[i], for n contiguous elements (the first kernel; kept for its test).
-void add_contiguous(DType dtype, const void* a, const void* b, void* out, int64_t n);
 
 // --- reductions (cuda/reduce.cu) --------------------------------------------
 // out (contiguous, `kept` order) = reduce over the `reduced` dims of x. Both

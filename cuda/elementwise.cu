@@ -110,11 +110,6 @@ template <typename D, typename S> __global__ void copy_kernel(View out, View src
     VQ_GRID_STRIDE_LOOP(i, n) o[offset_of(out, i)] = D(s[offset_of(src, i)]);
 }
 
-// a, b, out: [n]
-template <typename T> __global__ void add_kernel(const T* a, const T* b, T* out, int64_t n) {
-    VQ_GRID_STRIDE_LOOP(i, n) out[i] = a[i] + b[i];
-}
-
 }  // namespace
 
 void fill(const View& out, DType dtype, double value) {
@@ -165,14 +160,6 @@ void copy(const View& out, DType out_dtype, const View& src, DType src_dtype) {
     if (n == 0) return;
     dispatch(out_dtype, [&]<typename D>() {
         dispatch(src_dtype, [&]<typename S>() { copy_kernel<D, S><<<grid_for(n), kThreads>>>(out, src, n); });
-    });
-    VQ_CUDA_CHECK_LAUNCH();
-}
-
-void add_contiguous(DType dtype, const void* a, const void* b, void* out, int64_t n) {
-    if (n == 0) return;
-    dispatch(dtype, [&]<typename T>() {
-        add_kernel<T><<<grid_for(n), kThreads>>>(static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(out), n);
     });
     VQ_CUDA_CHECK_LAUNCH();
 }

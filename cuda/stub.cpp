@@ -29,7 +29,6 @@ void index_add_onehot(DType, const void*, const int64_t*, void*, int64_t, int64_
 void check_device_errors() {}
 void ema_accumulate(DType, void*, void*, void*, const void*, int64_t, int64_t, double) { no_cuda(); }
 void ema_codebook(DType, void*, const void*, const void*, const void*, int64_t, int64_t, double) { no_cuda(); }
-void add_contiguous(DType, const void*, const void*, void*, int64_t) { no_cuda(); }
 void reduce(ReduceOp, DType, void*, const View&, const View&) { no_cuda(); }
 void arg_reduce(bool, DType, int64_t*, const View&, const View&) { no_cuda(); }
 void gemm(DType, bool, bool, int64_t, int64_t, int64_t, double, const void*, int64_t, int64_t, const void*, int64_t,
