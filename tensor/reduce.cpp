@@ -49,6 +49,12 @@ Shape reduced_shape(const Shape& shape, const std::vector<bool>& mask, bool keep
 }
 
 
+// NaN propagates through max/min, as in NumPy; integers have none.
+template <typename T> inline bool is_nan(T v) {
+    if constexpr (std::is_floating_point_v<T>) return v != v;
+    else return false;
+}
+
 Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, ReduceOp kind, const char* op) {
     check_defined(x, op);
     auto mask = reduced_mask(x, dims, op);
@@ -88,8 +94,8 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, R
                 for (int64_t i = 0; i < n; ++i) {
                     T v = xp[i * st[1]];
                     if (kind == ReduceOp::Sum) acc += v;
-                    else if (kind == ReduceOp::Max) acc = (v > acc || v != v) ? v : acc;
-                    else acc = (v < acc || v != v) ? v : acc;
+                    else if (kind == ReduceOp::Max) acc = (v > acc || is_nan(v)) ? v : acc;
+                    else acc = (v < acc || is_nan(v)) ? v : acc;
                 }
                 *op_ = acc;
             } else {
@@ -97,8 +103,8 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, R
                     T v = xp[i * st[1]];
                     T& a = op_[i * st[0]];
                     if (kind == ReduceOp::Sum) a += v;
-                    else if (kind == ReduceOp::Max) a = (v > a || v != v) ? v : a;
-                    else a = (v < a || v != v) ? v : a;
+                    else if (kind == ReduceOp::Max) a = (v > a || is_nan(v)) ? v : a;
+                    else a = (v < a || is_nan(v)) ? v : a;
                 }
             }
         });
