@@ -8,6 +8,7 @@
 #   ./scripts/main_job.sh --full    the README's results: more epochs, IWAE-1000
 #
 # Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override),
+# STEPS (cap each training run at N steps: a smoke test of the pipeline),
 # DATA (IDX folder), BIN (prebuilt tools folder: skips installing and building,
 # e.g. the ones tools/gpu_stage.sh packs for a GPU machine).
 set -euo pipefail
@@ -30,16 +31,18 @@ if [ -z "${BIN:-}" ]; then
 fi
 bin=${BIN:-build/tools}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
+limit=()
+if [ -n "${STEPS:-}" ]; then limit=(--steps "$STEPS"); fi
 mkdir -p "$OUT"
 start=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - start )) s elapsed)"; }
 
 step "1/5 VQ-VAE, $epochs epoch(s)"
-$bin/train --model vqvae --epochs "$epochs" --device "$DEVICE" --data "$DATA" --out "$OUT/vqvae"
+$bin/train --model vqvae --epochs "$epochs" "${limit[@]}" --device "$DEVICE" --data "$DATA" --out "$OUT/vqvae"
 step "2/5 Gated PixelCNN prior on the VQ-VAE's codes, $epochs epoch(s)"
-$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" --epochs "$epochs" --device "$DEVICE" --data "$DATA" --out "$OUT/prior"
+$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" --epochs "$epochs" "${limit[@]}" --device "$DEVICE" --data "$DATA" --out "$OUT/prior"
 step "3/5 VAE baseline, $epochs epoch(s)"
-$bin/train --model vae --epochs "$epochs" --device "$DEVICE" --data "$DATA" --out "$OUT/vae"
+$bin/train --model vae --epochs "$epochs" "${limit[@]}" --device "$DEVICE" --data "$DATA" --out "$OUT/vae"
 step "4/5 sample grid"
 $bin/sample --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples.png"
 step "5/5 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
