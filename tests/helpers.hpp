@@ -3,7 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -57,6 +60,17 @@ inline Tensor naive_binary(const Tensor& a, const Tensor& b, const std::function
         vo[flat] = f(va[ia], vb[ib]);
     }
     return Tensor::from_vector(vo, out);
+}
+
+// A per-process scratch folder for one test: <tmp>/vq_test_<suite>_<pid>/<name>,
+// created; with `fresh`, emptied first.
+inline std::string test_dir(const std::string& suite, const std::string& name = "", bool fresh = false) {
+    namespace fs = std::filesystem;
+    fs::path d = fs::temp_directory_path() / ("vq_test_" + suite + "_" + std::to_string(::getpid()));
+    if (!name.empty()) d /= name;
+    if (fresh) fs::remove_all(d);
+    fs::create_directories(d);
+    return d.string();
 }
 
 inline bool message_contains(const std::function<void()>& fn, const std::string& needle) {

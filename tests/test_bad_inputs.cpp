@@ -43,11 +43,6 @@ std::string tool_error(const std::string& name, const std::vector<std::string>& 
     return "[exit " + std::to_string(r.exit_code) + "] " + r.output;
 }
 
-std::string dir_for(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("vq_test_bad_" + std::to_string(::getpid())) / name;
-    fs::create_directories(d);
-    return d.string();
-}
 
 void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
@@ -72,7 +67,7 @@ std::string fingerprint(const std::string& dir) {
 }  // namespace
 
 TEST_CASE("at least 30 bad inputs give clear errors and damage no checkpoint") {
-    const std::string d = dir_for("inputs");
+    const std::string d = test_dir("bad", "inputs");
     const std::string data = data::kDefaultDataDir;
     // a good run whose checkpoint every case below must leave alone
     const std::string run = d + "/run";
@@ -192,7 +187,7 @@ TEST_CASE("at least 30 bad inputs give clear errors and damage no checkpoint") {
 }
 
 TEST_CASE("a loss that turns non-finite stops training at that step and keeps the last good checkpoint") {
-    const std::string d = dir_for("explode");
+    const std::string d = test_dir("bad", "explode");
     // an absurd learning rate drives the weights to inf within a few steps
     ProcessResult r = run_tool(tool("train"), {"--steps", "60", "--batch", "8", "--lr", "1e37", "--save-every", "1",
                                                "--log-every", "1", "--eval-limit", "10", "--out", d});

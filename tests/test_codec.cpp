@@ -54,11 +54,6 @@ double entropy_bits(const std::vector<std::vector<float>>& tables, const std::ve
     return h;
 }
 
-std::string temp_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("vq_test_codec_" + std::to_string(::getpid())) / name;
-    fs::create_directories(d);
-    return d.string();
-}
 
 }  // namespace
 
@@ -143,7 +138,7 @@ TEST_CASE("the .vqz codec is exact in lossless mode and reports its ideal size")
     Generator gen(4);
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen);
-    std::string dir = temp_dir("models");
+    std::string dir = test_dir("codec", "models");
     models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
     models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
     codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
@@ -163,7 +158,7 @@ TEST_CASE("the .vqz codec is exact in lossless mode and reports its ideal size")
     CHECK(dl.bits.to_vector() == guess.to_vector());
     CHECK(st.pixel_errors == int64_t(sum(abs(sub(guess, in.bits))).item()));
     // round trip through the IDX writer: the written pixels binarize back to the same bits
-    std::string out = temp_dir("idx_out");
+    std::string out = test_dir("codec", "idx_out");
     codec::write_binary_images(out, d.bits, false);
     data::IdxArray back = data::read_idx(out + "/t10k-images-idx3-ubyte");
     Tensor rebits = data::binarize_deterministic(back.bytes.data(), 0, 7, 28, 28, 0);
@@ -174,7 +169,7 @@ TEST_CASE("the codec refuses other models, damaged files and wrong inputs") {
     Generator gen(5);
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen), other(gen);
-    std::string dir = temp_dir("refuse");
+    std::string dir = test_dir("codec", "refuse");
     models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
     models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
     models::save_model_file(other, dir + "/other.safetensors", "prior", 0);

@@ -16,12 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string dir_for(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("vq_test_crash_" + std::to_string(::getpid())) / name;
-    fs::remove_all(d);
-    fs::create_directories(d.parent_path());
-    return d.string();
-}
 
 // The last step recorded in metrics.jsonl (0 if none yet).
 int64_t logged_step(const std::string& dir) {
@@ -63,7 +57,7 @@ void check_same_weights(const std::string& a, const std::string& b) {
 }  // namespace
 
 TEST_CASE("SIGKILL part-way, then --resume: the final weights equal an uninterrupted run's") {
-    const std::string straight = dir_for("straight"), killed = dir_for("killed");
+    const std::string straight = test_dir("crash", "straight", true), killed = test_dir("crash", "killed", true);
     REQUIRE(run_tool(tool("train"), run_args(straight)).exit_code == 0);
     pid_t pid = spawn(tool("train"), run_args(killed), killed + ".log");
     wait_for_step(killed, 31, pid);
@@ -82,7 +76,7 @@ TEST_CASE("SIGKILL part-way, then --resume: the final weights equal an uninterru
 }
 
 TEST_CASE("SIGINT saves a checkpoint and exits cleanly; the run resumes from it") {
-    const std::string straight = dir_for("straight2"), stopped = dir_for("stopped");
+    const std::string straight = test_dir("crash", "straight2", true), stopped = test_dir("crash", "stopped", true);
     REQUIRE(run_tool(tool("train"), run_args(straight)).exit_code == 0);
     pid_t pid = spawn(tool("train"), run_args(stopped), stopped + ".log");
     wait_for_step(stopped, 13, pid);

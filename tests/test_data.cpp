@@ -17,11 +17,6 @@ namespace {
 
 const std::string kFashion = data::kDefaultDataDir;
 
-std::string temp_dir() {
-    fs::path d = fs::temp_directory_path() / ("vq_test_data_" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d.string();
-}
 
 std::string idx_bytes(uint32_t magic, std::vector<uint32_t> dims, size_t data_bytes) {
     std::string s;
@@ -62,7 +57,7 @@ TEST_CASE("Fashion-MNIST loads with labels; plain and gzip IDX read alike") {
     CHECK(train.height == 28);
     CHECK(train.labels.size() == 60000);
     CHECK(train.pixels.size() == size_t(60000 * 28 * 28));
-    std::string dir = temp_dir();
+    std::string dir = test_dir("data");
     std::string raw = idx_bytes(0x803, {2, 3, 4}, 24);
     write_bytes(dir + "/plain-idx", raw);
     write_gzip(dir + "/packed-idx.gz", raw);
@@ -72,7 +67,7 @@ TEST_CASE("Fashion-MNIST loads with labels; plain and gzip IDX read alike") {
 }
 
 TEST_CASE("bad IDX files give errors that name the file and the problem") {
-    std::string dir = temp_dir();
+    std::string dir = test_dir("data");
     auto fails = [&](const std::string& name, const std::string& bytes, const std::string& needle, bool gzip = false) {
         std::string path = dir + "/" + name;
         gzip ? write_gzip(path, bytes) : write_bytes(path, bytes);
@@ -122,7 +117,7 @@ TEST_CASE("batches are a pure function of seed, epoch and index") {
 }
 
 TEST_CASE("PNG grids round-trip through libpng") {
-    std::string path = temp_dir() + "/grid.png";
+    std::string path = test_dir("data") + "/grid.png";
     Tensor img = Tensor::zeros({2, 1, 4, 5});
     Tensor first = img.select(0, 0);
     fill_(first, 1.0);

@@ -16,11 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("vq_test_density_" + std::to_string(::getpid())) / name;
-    fs::create_directories(d);
-    return d.string();
-}
 
 std::map<std::string, Shape> shapes_of(const nn::Module& m) {
     std::map<std::string, Shape> out;
@@ -125,7 +120,7 @@ TEST_CASE("evaluate produces REFERENCE.md's JSON keys and a consistent table") {
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen);
     models::VAE vae(gen);
-    std::string dir = temp_dir("eval");
+    std::string dir = test_dir("density", "eval");
     models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
     models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
     models::save_model_file(vae, dir + "/vae.safetensors", "vae", 0);

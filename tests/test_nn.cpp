@@ -16,11 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_path(const std::string& name) {
-    fs::path dir = fs::temp_directory_path() / ("vq_test_nn_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return (dir / name).string();
-}
 
 struct TinyNet : nn::Module {
     nn::Conv2d conv;
@@ -177,7 +172,7 @@ TEST_CASE("safetensors round trip keeps names, shapes, dtypes and values") {
                                        {"b", Tensor::from_vector(std::vector<int64_t>{7, -1}, {2})},
                                        {"c", random_tensor({1}, gen, DType::F64)},
                                        {"empty", Tensor::zeros({0, 4})}};
-    std::string path = temp_path("round.safetensors");
+    std::string path = test_dir("nn") + "/round.safetensors";
     nn::save_safetensors(path, t, {{"model", "test"}});
     CHECK_FALSE(fs::exists(path + ".tmp"));
     nn::SafetensorsFile f = nn::load_safetensors(path);
@@ -232,7 +227,7 @@ TEST_CASE("malformed safetensors files fail with a message naming the problem") 
 }
 
 TEST_CASE("safetensors interchange with an independent numpy implementation") {
-    std::string from_py = temp_path("from_python.safetensors"), from_cpp = temp_path("from_cpp.safetensors");
+    std::string from_py = test_dir("nn") + "/from_python.safetensors", from_cpp = test_dir("nn") + "/from_cpp.safetensors";
     std::string script = "/usr/bin/python3 tests/safetensors_interop.py";
     REQUIRE(std::system((script + " write " + from_py).c_str()) == 0);
     nn::SafetensorsFile f = nn::load_safetensors(from_py);

@@ -15,12 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string temp_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("vq_test_vqvae_" + std::to_string(::getpid())) / name;
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d.string();
-}
 
 // REFERENCE.md's VQ-VAE table, written out as (name, shape).
 const std::map<std::string, Shape> kReferenceVQVAE = {
@@ -47,7 +41,7 @@ const std::map<std::string, Shape> kReferenceVQVAE = {
 TEST_CASE("a saved VQ-VAE holds exactly REFERENCE.md's tensors, in F32") {
     Generator gen(0);
     models::VQVAE m(gen);
-    std::string path = temp_dir("names") + "/model.safetensors";
+    std::string path = test_dir("vqvae", "names", true) + "/model.safetensors";
     models::save_model_file(m, path, "vqvae", 0);
     // read the raw header, independently of the loader
     std::string bytes = nn::read_file(path);
@@ -151,11 +145,11 @@ TEST_CASE("a resumed run equals an uninterrupted one bit for bit") {
     o.eval_limit = 50;
     o.log_every = 2;
     o.seed = 5;
-    o.out_dir = temp_dir("straight");
+    o.out_dir = test_dir("vqvae", "straight", true);
     REQUIRE(models::train(o, false) == 0);
     models::TrainOptions first = o;
     first.steps = 3;
-    first.out_dir = temp_dir("resumed");
+    first.out_dir = test_dir("vqvae", "resumed", true);
     REQUIRE(models::train(first, false) == 0);
     models::TrainOptions rest = models::load_config(first.out_dir + "/config.json");
     rest.steps = 6;
@@ -177,19 +171,19 @@ TEST_CASE("a resumed run equals an uninterrupted one bit for bit") {
 TEST_CASE("training reports bad inputs clearly") {
     models::TrainOptions o;
     o.steps = 1;
-    o.out_dir = temp_dir("bad");
+    o.out_dir = test_dir("vqvae", "bad", true);
     o.data_dir = "/nonexistent/data";
     CHECK(message_contains([&] { models::train(o, false); }, "/nonexistent/data: data directory not found"));
     o.data_dir = data::kDefaultDataDir;
     o.out_dir = "/proc/forbidden/out";
     CHECK(message_contains([&] { models::train(o, false); }, "/proc/forbidden/out"));
-    o.out_dir = temp_dir("bad2");
+    o.out_dir = test_dir("vqvae", "bad2", true);
     o.batch = 0;
     CHECK(message_contains([&] { models::train(o, false); }, "--batch must be positive, got 0"));
     o.batch = 8;
     o.model = "gan";
     CHECK(message_contains([&] { models::train(o, false); }, "--model must be vqvae, vae or prior, got 'gan'"));
     o.model = "vqvae";
-    o.init = temp_dir("bad3") + "/missing.safetensors";
+    o.init = test_dir("vqvae", "bad3", true) + "/missing.safetensors";
     CHECK(message_contains([&] { models::train(o, false); }, "missing.safetensors: cannot open"));
 }
