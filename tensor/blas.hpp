@@ -15,7 +15,8 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 void count_flops(int64_t M, int64_t N, int64_t K, int64_t batch = 1);
 double flops_issued();
 
-// The number of threads OpenBLAS uses; set_threads(n) changes it process-wide.
+// The CPU kernels' thread count (tensor/parallel.hpp; OpenBLAS itself runs
+// single-threaded inside each part); set_threads(n) changes it process-wide.
 int threads();
 void set_threads(int n);
 

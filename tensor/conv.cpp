@@ -1,5 +1,5 @@
-// conv2d and conv_transpose2d as im2col/col2im + GEMM, per image, on a reused
-// thread-local scratch buffer. The naive kernels in conv_naive.cpp are the
+// conv2d and conv_transpose2d as im2col/col2im + GEMM, per chunk of images, on
+// reused thread-local scratch buffers; the batch is split across the CPU pool. The naive kernels in conv_naive.cpp are the
 // oracle these are tested against.
 #include <algorithm>
 #include <string>
@@ -8,6 +8,7 @@
 #include "cuda/backend.hpp"
 #include "tensor/blas.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 
 namespace vq {
 
@@ -156,14 +157,16 @@ Tensor transposed_conv_core(const Tensor& gy_in, const Tensor& w_in, int64_t H, 
         const T* pg = gy.data<T>();
         T* po = out.data<T>();
         const int64_t chunk = images_per_chunk(g, N), L = g.cols();
-        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-            const int64_t n = std::min(chunk, N - n0);
-            T* gy_cm = scratch<T>(1, size_t(O * n * L));
-            to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
-            T* cols = scratch<T>(0, size_t(g.rows() * n * L));
-            blas::gemm<T>(true, false, g.rows(), n * L, O, T(1), pw, g.rows(), gy_cm, n * L, T(0), cols, n * L);
-            col2im(cols, g, n, po + n0 * g.C * H * W);
-        }
+        parallel_for(N, 1, [&](int64_t, int64_t b0, int64_t b1) {
+            for (int64_t n0 = b0; n0 < b1; n0 += chunk) {
+                const int64_t n = std::min(chunk, b1 - n0);
+                T* gy_cm = scratch<T>(1, size_t(O * n * L));
+                to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
+                T* cols = scratch<T>(0, size_t(g.rows() * n * L));
+                blas::gemm<T>(true, false, g.rows(), n * L, O, T(1), pw, g.rows(), gy_cm, n * L, T(0), cols, n * L);
+                col2im(cols, g, n, po + n0 * g.C * H * W);
+            }
+        });
     });
     return out;
 }
@@ -201,16 +204,20 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const 
         const T* px = x.data<T>();
         const T* pw = w.data<T>();
         T* py = y.data<T>();
+        const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
+        const T* pb = b.defined() ? b.data<T>() : nullptr;
         const int64_t chunk = images_per_chunk(g, N), L = g.cols();
-        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-            const int64_t n = std::min(chunk, N - n0);
-            T* cols = scratch<T>(0, size_t(g.rows() * n * L));
-            im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
-            T* y_cm = scratch<T>(1, size_t(O * n * L));
-            blas::gemm<T>(false, false, O, n * L, g.rows(), T(1), pw, g.rows(), cols, n * L, T(0), y_cm, n * L);
-            from_channel_major(y_cm, n, O, L, py + n0 * O * L);
-        }
-        if (bias.defined()) add_channel_bias(py, bias.contiguous().data<T>(), N, O, Ho * Wo);
+        parallel_for(N, 1, [&](int64_t, int64_t b0, int64_t b1) {
+            for (int64_t n0 = b0; n0 < b1; n0 += chunk) {
+                const int64_t n = std::min(chunk, b1 - n0);
+                T* cols = scratch<T>(0, size_t(g.rows() * n * L));
+                im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
+                T* y_cm = scratch<T>(1, size_t(O * n * L));
+                blas::gemm<T>(false, false, O, n * L, g.rows(), T(1), pw, g.rows(), cols, n * L, T(0), y_cm, n * L);
+                from_channel_major(y_cm, n, O, L, py + n0 * O * L);
+                if (pb) add_channel_bias(py + n0 * O * L, pb, n, O, L);
+            }
+        });
     });
     return y;
 }
@@ -254,15 +261,24 @@ Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& 
         const T* px = x.data<T>();
         const T* pg = gy.data<T>();
         T* pd = dw.data<T>();
-        std::fill(pd, pd + dw.numel(), T(0));
-        const int64_t chunk = images_per_chunk(g, N), L = g.cols();
-        for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-            const int64_t n = std::min(chunk, N - n0);
-            T* cols = scratch<T>(0, size_t(g.rows() * n * L));
-            im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
-            T* gy_cm = scratch<T>(1, size_t(O * n * L));
-            to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
-            blas::gemm<T>(false, true, O, g.rows(), n * L, T(1), gy_cm, n * L, cols, n * L, T(1), pd, g.rows());
+        // each part sums its images into its own dW; parts are added in order
+        const int64_t chunk = images_per_chunk(g, N), L = g.cols(), parts = parallel_parts(N, 1), size = dw.numel();
+        std::vector<T> partials(size_t((parts - 1) * size));
+        parallel_for(N, 1, [&](int64_t part, int64_t b0, int64_t b1) {
+            T* acc = part == 0 ? pd : partials.data() + (part - 1) * size;
+            std::fill(acc, acc + size, T(0));
+            for (int64_t n0 = b0; n0 < b1; n0 += chunk) {
+                const int64_t n = std::min(chunk, b1 - n0);
+                T* cols = scratch<T>(0, size_t(g.rows() * n * L));
+                im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
+                T* gy_cm = scratch<T>(1, size_t(O * n * L));
+                to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
+                blas::gemm<T>(false, true, O, g.rows(), n * L, T(1), gy_cm, n * L, cols, n * L, T(1), acc, g.rows());
+            }
+        });
+        for (int64_t part = 1; part < parts; ++part) {
+            const T* src = partials.data() + (part - 1) * size;
+            for (int64_t i = 0; i < size; ++i) pd[i] += src[i];
         }
     });
     return dw;

@@ -2,9 +2,11 @@
 // Shapes: unary x: [*] -> [*]; binary a: [*A], b: [*B] -> broadcast([*A], [*B]).
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "cuda/backend.hpp"
 #include "tensor/cuda_view.hpp"
+#include "tensor/fast_math.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/strided_loop.hpp"
 
@@ -35,10 +37,15 @@ static void check_same(const Tensor& a, const Tensor& b, const char* op) {
 template <typename T> static inline T apply_unary(UnaryOp op, T x) {
     switch (op) {
         case UnaryOp::Neg: return -x;
-        case UnaryOp::Exp: return std::exp(x);
+        case UnaryOp::Exp:
+            if constexpr (std::is_same_v<T, float>) return fast::exp(x);
+            return std::exp(x);
         case UnaryOp::Log: return std::log(x);
-        case UnaryOp::Tanh: return std::tanh(x);
+        case UnaryOp::Tanh:
+            if constexpr (std::is_same_v<T, float>) return fast::tanh(x);
+            return std::tanh(x);
         case UnaryOp::Sigmoid: {
+            if constexpr (std::is_same_v<T, float>) return fast::sigmoid(x);
             // split by sign so exp never overflows
             if (x >= 0) return T(1) / (T(1) + std::exp(-x));
             T e = std::exp(x);
@@ -81,7 +88,7 @@ template <typename T, typename F>
 static void unary_loop(const Tensor& out, const Tensor& x, F f) {
     T* o = out.data<T>();
     const T* p = x.data<T>();
-    detail::strided_loop<2>(out.shape(), {out.strides(), x.strides()}, [&](auto off, int64_t n, auto st) {
+    detail::parallel_strided_loop<2>(out.shape(), {out.strides(), x.strides()}, [&](auto off, int64_t n, auto st) {
         T* op = o + off[0];
         const T* xp = p + off[1];
         if (st[0] == 1 && st[1] == 1)
@@ -123,7 +130,7 @@ static void binary_loop(const Tensor& out, const Tensor& a, const Tensor& b, F f
     const T* pb = b.data<T>();
     Shape sa = broadcast_strides(a.shape(), a.strides(), out.shape());
     Shape sb = broadcast_strides(b.shape(), b.strides(), out.shape());
-    detail::strided_loop<3>(out.shape(), {out.strides(), sa, sb}, [&](auto off, int64_t n, auto st) {
+    detail::parallel_strided_loop<3>(out.shape(), {out.strides(), sa, sb}, [&](auto off, int64_t n, auto st) {
         T* op = o + off[0];
         const T* ap = pa + off[1];
         const T* bp = pb + off[2];
@@ -194,7 +201,7 @@ void fill_(Tensor& x, double value) {
     dispatch_dtype(x.dtype(), [&]<typename T>() {
         T* p = x.data<T>();
         const T v = T(value);
-        detail::strided_loop<1>(x.shape(), {x.strides()}, [&](auto off, int64_t n, auto st) {
+        detail::parallel_strided_loop<1>(x.shape(), {x.strides()}, [&](auto off, int64_t n, auto st) {
             for (int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = v;
         });
     });

@@ -4,6 +4,7 @@
 
 #include "cuda/backend.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 
 namespace vq {
 
@@ -28,14 +29,16 @@ void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const A
         T* pv = v.data<T>();
         const T lr = T(c.lr), b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
         const T step_size = T(c.lr / bias1), inv_b2 = T(1.0 / bias2_sqrt);
-        for (int64_t i = 0; i < param.numel(); ++i) {
-            T gi = g[i];
-            if (c.decoupled) p[i] *= T(1) - lr * wd;
-            else gi += wd * p[i];
-            pm[i] = b1 * pm[i] + (T(1) - b1) * gi;
-            pv[i] = b2 * pv[i] + (T(1) - b2) * gi * gi;
-            p[i] -= step_size * pm[i] / (std::sqrt(pv[i]) * inv_b2 + eps);
-        }
+        parallel_for(param.numel(), kElementwiseGrain, [&](int64_t, int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                T gi = g[i];
+                if (c.decoupled) p[i] *= T(1) - lr * wd;
+                else gi += wd * p[i];
+                pm[i] = b1 * pm[i] + (T(1) - b1) * gi;
+                pv[i] = b2 * pv[i] + (T(1) - b2) * gi * gi;
+                p[i] -= step_size * pm[i] / (std::sqrt(pv[i]) * inv_b2 + eps);
+            }
+        });
     });
 }
 

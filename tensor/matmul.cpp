@@ -2,13 +2,16 @@
 // a: [M, K] or [B, M, K], b: [K, N] or [B, K, N] -> [M, N] or [B, M, N].
 #include <cblas.h>
 
+#include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 #include <string>
 
 #include "cuda/backend.hpp"
 #include "tensor/blas.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/parallel.hpp"
 
 namespace vq {
 
@@ -16,7 +19,7 @@ namespace blas {
 
 namespace {
 std::atomic<double> g_flops{0.0};
-}
+}  // namespace
 
 void count_flops(int64_t M, int64_t N, int64_t K, int64_t batch) {
     double f = 2.0 * double(M) * double(N) * double(K) * double(batch);
@@ -25,26 +28,56 @@ void count_flops(int64_t M, int64_t N, int64_t K, int64_t batch) {
 }
 double flops_issued() { return g_flops.load(); }
 
+namespace {
+
+// One BLAS call per part: C's rows (or columns, when it has few rows) are
+// split across the pool; each part is an independent single-threaded GEMM.
+template <typename T, typename Blas>
+void split_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                int64_t ldb, T beta, T* C, int64_t ldc, Blas call) {
+    if (M == 0 || N == 0) return;
+    count_flops(M, N, K);
+    const bool split_rows = M >= N;
+    const int64_t dim = split_rows ? M : N, blocks = (dim + 15) / 16;  // parts hold whole 16-wide blocks
+    const int64_t flops_per_block = 2 * 16 * (split_rows ? N : M) * K;
+    parallel_for(blocks, std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, flops_per_block)),
+                 [&](int64_t, int64_t b0, int64_t b1) {
+                     const int64_t i0 = b0 * 16, n = std::min(dim, b1 * 16) - i0;
+                     if (split_rows)  // rows i0.. of op(A) and of C
+                         call(ta, tb, n, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, B, ldb, beta, C + i0 * ldc, ldc);
+                     else  // columns i0.. of op(B) and of C
+                         call(ta, tb, M, n, K, alpha, A, lda, tb ? B + i0 * ldb : B + i0, ldb, beta, C + i0, ldc);
+                 });
+}
+
+template <typename T>
+void cblas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                int64_t ldb, T beta, T* C, int64_t ldc) {
+    auto op = [](bool t) { return t ? CblasTrans : CblasNoTrans; };
+    if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, op(ta), op(tb), int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C,
+                    int(ldc));
+    else
+        cblas_dgemm(CblasRowMajor, op(ta), op(tb), int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C,
+                    int(ldc));
+}
+
+}  // namespace
+
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    count_flops(M, N, K);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
-                int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    split_gemm<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, cblas_call<float>);
 }
 
 template <>
 void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    count_flops(M, N, K);
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(M), int(N),
-                int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+    split_gemm<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, cblas_call<double>);
 }
 
-int threads() { return openblas_get_num_threads(); }
-void set_threads(int n) { openblas_set_num_threads(n); }
+int threads() { return num_threads(); }
+void set_threads(int n) { set_num_threads(n); }
 
 }  // namespace blas
 

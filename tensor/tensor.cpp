@@ -279,7 +279,7 @@ static void copy_cpu(const Tensor& dst, const Tensor& src) {
         dispatch_dtype(src.dtype(), [&]<typename S>() {
             D* d = dst.data<D>();
             const S* s = src.data<S>();
-            detail::strided_loop<2>(dst.shape(), {dst.strides(), src.strides()},
+            detail::parallel_strided_loop<2>(dst.shape(), {dst.strides(), src.strides()},
                                     [&](auto off, int64_t n, auto st) {
                                         D* dp = d + off[0];
                                         const S* sp = s + off[1];
