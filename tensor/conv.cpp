@@ -39,58 +39,8 @@ template <typename T> T* scratch(int slot, size_t count) {
 // Images per GEMM: as many as fit a ~16 MB column buffer. Batching makes the
 // GEMMs large enough for BLAS to run near its peak; the cap bounds memory.
 int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
-    const int64_t budget = int64_t(1) << 22;  // elements
+    const int64_t budget = int64_t(1) << 20;  // elements
     return std::max<int64_t>(1, std::min<int64_t>(N, budget / std::max<int64_t>(1, g.rows() * g.cols())));
-}
-
-// x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
-template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
-    const int64_t L = g.cols(), ld = n * L;
-    for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-            for (int64_t kj = 0; kj < g.kw; ++kj) {
-                T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                for (int64_t j = 0; j < n; ++j) {
-                    const T* img = x + (j * g.C + c) * g.H * g.W;
-                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
-                        T* out = row + j * L + oh * g.Wo;
-                        if (ih < 0 || ih >= g.H) {
-                            for (int64_t ow = 0; ow < g.Wo; ++ow) out[ow] = T(0);
-                            continue;
-                        }
-                        const T* in = img + ih * g.W;
-                        for (int64_t ow = 0; ow < g.Wo; ++ow) {
-                            int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
-                            out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
-                        }
-                    }
-                }
-            }
-}
-
-// cols: [C*kh*kw, n*Ho*Wo] -> x: [n, C, H, W], accumulating overlaps (x is zeroed first)
-template <typename T> void col2im(const T* cols, const ConvGeometry& g, int64_t n, T* x) {
-    const int64_t L = g.cols(), ld = n * L;
-    std::fill(x, x + n * g.C * g.H * g.W, T(0));
-    for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-            for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                for (int64_t j = 0; j < n; ++j) {
-                    T* img = x + (j * g.C + c) * g.H * g.W;
-                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
-                        if (ih < 0 || ih >= g.H) continue;
-                        T* out = img + ih * g.W;
-                        const T* in = row + j * L + oh * g.Wo;
-                        for (int64_t ow = 0; ow < g.Wo; ++ow) {
-                            int64_t iw = ow * g.p.stride_w - g.p.pad_w + kj;
-                            if (iw >= 0 && iw < g.W) out[iw] += in[ow];
-                        }
-                    }
-                }
-            }
 }
 
 // a: [n, C, L] <-> b: [C, n*L] (channel-major), the layout the batched GEMMs use
@@ -101,6 +51,73 @@ template <typename T> void to_channel_major(const T* a, int64_t n, int64_t C, in
 template <typename T> void from_channel_major(const T* b, int64_t n, int64_t C, int64_t L, T* a) {
     for (int64_t j = 0; j < n; ++j)
         for (int64_t c = 0; c < C; ++c) std::copy(b + c * n * L + j * L, b + c * n * L + (j + 1) * L, a + (j * C + c) * L);
+}
+
+// The output columns ow whose input column ow*stride - pad + kj lies inside
+// [0, W): [lo, hi). Outside it the columns read padding.
+struct ValidColumns {
+    int64_t lo, hi;
+};
+inline ValidColumns valid_columns(const ConvGeometry& g, int64_t kj) {
+    const int64_t s = g.p.stride_w, off = kj - g.p.pad_w;  // iw = ow * s + off
+    int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t hi = g.W - off <= 0 ? 0 : (g.W - off + s - 1) / s;
+    hi = std::min(hi, g.Wo);
+    return {std::min(lo, hi), hi};
+}
+
+// x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
+template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
+    const int64_t L = g.cols(), ld = n * L;
+    if (g.is_pointwise()) return to_channel_major(x, n, g.C, L, cols);  // 1x1: whole rows move
+    for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+                T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+                const ValidColumns v = valid_columns(g, kj);
+                const int64_t s = g.p.stride_w, off = kj - g.p.pad_w;
+                for (int64_t j = 0; j < n; ++j) {
+                    const T* img = x + (j * g.C + c) * g.H * g.W;
+                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
+                        T* out = row + j * L + oh * g.Wo;
+                        if (ih < 0 || ih >= g.H) {
+                            std::fill(out, out + g.Wo, T(0));
+                            continue;
+                        }
+                        const T* in = img + ih * g.W;  // input column ow * s + off
+                        std::fill(out, out + v.lo, T(0));
+                        if (s == 1) std::copy(in + v.lo + off, in + v.hi + off, out + v.lo);
+                        else
+                            for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow] = in[ow * s + off];
+                        std::fill(out + v.hi, out + g.Wo, T(0));
+                    }
+                }
+            }
+}
+
+// cols: [C*kh*kw, n*Ho*Wo] -> x: [n, C, H, W], accumulating overlaps (x is zeroed first)
+template <typename T> void col2im(const T* cols, const ConvGeometry& g, int64_t n, T* x) {
+    const int64_t L = g.cols(), ld = n * L;
+    if (g.is_pointwise()) return from_channel_major(cols, n, g.C, L, x);
+    std::fill(x, x + n * g.C * g.H * g.W, T(0));
+    for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t ki = 0; ki < g.kh; ++ki)
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+                const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
+                const ValidColumns v = valid_columns(g, kj);
+                const int64_t s = g.p.stride_w, off = kj - g.p.pad_w;
+                for (int64_t j = 0; j < n; ++j) {
+                    T* img = x + (j * g.C + c) * g.H * g.W;
+                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
+                        if (ih < 0 || ih >= g.H) continue;
+                        T* out = img + ih * g.W;  // input column ow * s + off
+                        const T* in = row + j * L + oh * g.Wo;
+                        for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow * s + off] += in[ow];
+                    }
+                }
+            }
 }
 
 cuda::ConvShape cuda_shape(int64_t N, const ConvGeometry& g) {

@@ -132,6 +132,25 @@ TEST_CASE("the CPU allocator reuses freed blocks") {
     CHECK(after.bytes_in_use == before.bytes_in_use);
 }
 
+TEST_CASE("the CPU allocator serves a slightly smaller request from a cached block, and caches no large ones") {
+    const void* first = nullptr;
+    {
+        Tensor a = Tensor::empty({20000}, DType::F32);  // 80 KB
+        first = a.raw_data();
+    }
+    {
+        Tensor b = Tensor::empty({17000}, DType::F32);  // 68 KB: within a quarter, same block
+        CHECK(b.raw_data() == first);
+    }
+    {
+        Tensor c = Tensor::empty({8000}, DType::F32);  // 32 KB: too much waste, a new block
+        CHECK(c.raw_data() != first);
+    }
+    auto before = cpu_allocator_stats();
+    { Tensor big = Tensor::empty({1 << 19}, DType::F32); }  // 2 MB goes back to the system
+    CHECK(cpu_allocator_stats().bytes_cached == before.bytes_cached);
+}
+
 TEST_CASE("devices parse and a CUDA-less build says so") {
     CHECK(Device::parse("cpu").is_cpu());
     CHECK(Device::parse("cuda:1").index == 1);
