@@ -12,7 +12,7 @@ struct BenchOptions {
     std::string model = "vqvae";  // vqvae | vae | prior
     std::string device = "cpu";
     int64_t batch = 128;
-    int64_t threads = 0;          // BLAS threads; 0 leaves the default
+    int64_t threads = 0;          // CPU threads; 0 leaves the default
     int64_t steps = 20;           // timed steps (median reported)
     int64_t warmup = 3;
 };

@@ -32,7 +32,7 @@ struct TrainOptions {
     int64_t log_every = 50;        // steps between metrics lines
     int64_t save_every = 0;        // steps between extra checkpoints (0: only at epoch ends)
     int64_t eval_limit = 10000;    // test images evaluated at each epoch end
-    int64_t threads = 0;           // BLAS threads (0: leave the default)
+    int64_t threads = 0;           // CPU threads (0: leave the default)
 };
 
 class TrainTask {

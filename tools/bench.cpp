@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     app.add_option("--model", model, "vqvae | vae | prior | all")->capture_default_str()
         ->check(CLI::IsMember({"vqvae", "vae", "prior", "all"}));
     app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--threads", threads, "BLAS thread counts to measure (default: 1 and 2 on cpu)");
+    app.add_option("--threads", threads, "CPU thread counts to measure (default: 1 and 2 on cpu)");
     app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
     app.add_option("--steps", o.steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     app.add_option("--log-every", o.log_every, "steps between metrics lines")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--save-every", o.save_every, "steps between extra checkpoints (0: epoch ends only)")->check(CLI::NonNegativeNumber);
     app.add_option("--eval-limit", o.eval_limit, "test images evaluated each epoch")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--threads", o.threads, "BLAS threads (0: default)")->check(CLI::NonNegativeNumber);
+    app.add_option("--threads", o.threads, "CPU threads (0: all cores, or VQ_NUM_THREADS)")->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
     try {
         if (!resume.empty()) {
