@@ -26,6 +26,8 @@ Var sqrt(const Var& x);
 Var abs(const Var& x);
 Var square(const Var& x);
 Var softplus(const Var& x);
+// a: [B, 2C, *] -> [B, C, *] = tanh(a[:, :C]) * sigmoid(a[:, C:]), the PixelCNN gate
+Var gated_tanh(const Var& a);
 
 inline Var operator+(const Var& a, const Var& b) { return add(a, b); }
 inline Var operator-(const Var& a, const Var& b) { return sub(a, b); }
@@ -78,7 +80,7 @@ namespace vq::ag {
 // added here without a gradient check fails the suite.
 inline constexpr const char* kDifferentiableOps[] = {
     "add", "sub", "mul", "div", "maximum", "add_scalar", "mul_scalar", "pow",
-    "neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs", "square", "softplus",
+    "neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs", "square", "softplus", "gated_tanh",
     "reshape", "permute", "transpose", "narrow", "expand", "unsqueeze", "squeeze", "contiguous",
     "sum", "mean", "max", "logsumexp",
     "matmul", "linear", "conv2d", "conv_transpose2d",

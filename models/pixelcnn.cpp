@@ -6,11 +6,8 @@ namespace vq::models {
 
 namespace {
 
-// gate(a) = tanh(a[:, :C]) * sigmoid(a[:, C:]) over channel halves
-ag::Var gate(const ag::Var& a) {
-    int64_t c = a.size(1) / 2;
-    return ag::mul(ag::tanh(ag::narrow(a, 1, 0, c)), ag::sigmoid(ag::narrow(a, 1, c, c)));
-}
+// gate(a) = tanh(a[:, :C]) * sigmoid(a[:, C:]) over channel halves, fused
+ag::Var gate(const ag::Var& a) { return ag::gated_tanh(a); }
 
 }  // namespace
 

@@ -1,8 +1,12 @@
 // Fused kernels: several elementwise steps in one pass over memory, where the
 // composed version would allocate temporaries on a hot path.
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <type_traits>
 
 #include "cuda/backend.hpp"
+#include "tensor/fast_math.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/parallel.hpp"
 
@@ -77,6 +81,117 @@ Tensor codebook_ema_(Tensor& count, Tensor& sums, Tensor& usage, const Tensor& s
         }
     });
     return e;
+}
+
+namespace {
+
+// One (b, c) row of the gate, n values each way. The float versions are also
+// built for AVX2 (picked when the CPU loader sees it): twice the SIMD width
+// for the exp in tanh and sigmoid, which dominate the gate.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define VQ_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#else
+#define VQ_AVX2_CLONE
+#endif
+
+// t, s, o: [n]; o = tanh(t) sigmoid(s)
+VQ_AVX2_CLONE void gate_row(const float* t, const float* s, float* o, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) o[i] = fast::tanh(t[i]) * fast::sigmoid(s[i]);
+}
+void gate_row(const double* t, const double* s, double* o, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) o[i] = std::tanh(t[i]) / (1.0 + std::exp(-s[i]));
+}
+
+// t, s, g: [n] -> dt, ds: [n]; dt = g sig (1 - tanh^2), ds = g tanh sig (1 - sig)
+template <typename T, typename Tanh, typename Sigmoid>
+inline void gate_grad_row(const T* t, const T* s, const T* g, T* dt, T* ds, int64_t n, Tanh tanh_f, Sigmoid sig_f) {
+    for (int64_t i = 0; i < n; ++i) {
+        const T th = tanh_f(t[i]), sg = sig_f(s[i]);
+        dt[i] = g[i] * sg * (T(1) - th * th);
+        ds[i] = g[i] * th * sg * (T(1) - sg);
+    }
+}
+VQ_AVX2_CLONE void gate_grad_row(const float* t, const float* s, const float* g, float* dt, float* ds, int64_t n) {
+    gate_grad_row(t, s, g, dt, ds, n, [](float x) { return fast::tanh(x); }, [](float x) { return fast::sigmoid(x); });
+}
+void gate_grad_row(const double* t, const double* s, const double* g, double* dt, double* ds, int64_t n) {
+    gate_grad_row(t, s, g, dt, ds, n, [](double x) { return std::tanh(x); },
+                  [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
+}
+
+// a: [B, 2C, *] -> (B, C, inner) with the checks both directions share
+struct GateShape {
+    int64_t B, C, inner;
+};
+GateShape gate_shape(const Tensor& a, const char* op) {
+    check_defined(a, op);
+    if (a.dim() < 2 || a.size(1) % 2 != 0)
+        throw std::invalid_argument(std::string(op) + ": expected [B, 2C, ...] with an even channel count, got " +
+                                    a.shape_str());
+    const int64_t B = a.size(0), C = a.size(1) / 2;
+    return {B, C, B * C == 0 ? 0 : a.numel() / (B * 2 * C)};
+}
+
+Tensor ones_like_scalar(const Tensor& t) { return Tensor::ones({}, t.dtype(), t.device()); }
+
+}  // namespace
+
+// a: [B, 2C, *] -> out: [B, C, *]
+Tensor gated_tanh(const Tensor& a_in) {
+    const GateShape s = gate_shape(a_in, "gated_tanh");
+    if (a_in.is_cuda())  // composed from the elementwise kernels
+        return mul(tanh(a_in.narrow(1, 0, s.C)), sigmoid(a_in.narrow(1, s.C, s.C)));
+    Shape out_shape = a_in.shape();
+    out_shape[1] = s.C;
+    Tensor a = a_in.contiguous(), out = Tensor::empty(out_shape, a.dtype(), a.device());
+    dispatch_floating(a.dtype(), "gated_tanh", [&]<typename T>() {
+        const T* pa = a.data<T>();
+        T* po = out.data<T>();
+        // one row = one (b, c) pair: its tanh half and its sigmoid half
+        parallel_for(s.B * s.C, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, s.inner)),
+                     [&](int64_t, int64_t r0, int64_t r1) {
+                         for (int64_t r = r0; r < r1; ++r) {
+                             const int64_t b = r / s.C, c = r % s.C;
+                             const T* t_in = pa + (b * 2 * s.C + c) * s.inner;
+                             gate_row(t_in, t_in + s.C * s.inner, po + r * s.inner, s.inner);
+                         }
+                     });
+    });
+    return out;
+}
+
+// a: [B, 2C, *], g: [B, C, *] -> da: [B, 2C, *]
+Tensor gated_tanh_backward(const Tensor& a_in, const Tensor& g_in) {
+    const GateShape s = gate_shape(a_in, "gated_tanh_backward");
+    Shape half = a_in.shape();
+    half[1] = s.C;
+    check_defined(g_in, "gated_tanh_backward");
+    if (g_in.shape() != half)
+        throw std::invalid_argument(shape_error("gated_tanh_backward", "grad must be the gate's output shape",
+                                                a_in.shape(), g_in.shape()));
+    Tensor da = Tensor::empty(a_in.shape(), a_in.dtype(), a_in.device());
+    if (a_in.is_cuda()) {
+        Tensor t = tanh(a_in.narrow(1, 0, s.C)), sg = sigmoid(a_in.narrow(1, s.C, s.C)), one = ones_like_scalar(t);
+        Tensor d_t = da.narrow(1, 0, s.C), d_s = da.narrow(1, s.C, s.C);
+        d_t.copy_from(mul(mul(g_in, sg), sub(one, square(t))));
+        d_s.copy_from(mul(mul(g_in, t), mul(sg, sub(one, sg))));
+        return da;
+    }
+    Tensor a = a_in.contiguous(), g = g_in.contiguous();
+    dispatch_floating(a.dtype(), "gated_tanh_backward", [&]<typename T>() {
+        const T* pa = a.data<T>();
+        const T* pg = g.data<T>();
+        T* pd = da.data<T>();
+        parallel_for(s.B * s.C, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, s.inner)),
+                     [&](int64_t, int64_t r0, int64_t r1) {
+                         for (int64_t r = r0; r < r1; ++r) {
+                             const int64_t b = r / s.C, c = r % s.C, t_off = (b * 2 * s.C + c) * s.inner,
+                                           s_off = t_off + s.C * s.inner;
+                             gate_grad_row(pa + t_off, pa + s_off, pg + r * s.inner, pd + t_off, pd + s_off, s.inner);
+                         }
+                     });
+    });
+    return da;
 }
 
 }  // namespace vq

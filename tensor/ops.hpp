@@ -130,4 +130,11 @@ void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const A
 // (last). Updates in place N = decay N + (1-decay) n, m = decay m + (1-decay) s,
 // usage += n, and returns e = m / ((N + eps) / (sum N + K eps) * sum N): [K, D].
 Tensor codebook_ema_(Tensor& count, Tensor& sums, Tensor& usage, const Tensor& stats, double decay, double eps);
+
+// The Gated PixelCNN's gate in one pass: a: [B, 2C, *] -> [B, C, *] =
+// tanh(a[:, :C]) * sigmoid(a[:, C:]). The backward takes g: [B, C, *] and
+// gives da: [B, 2C, *] = [g s (1 - t^2), g t s (1 - s)], recomputing t and s
+// from a rather than keeping them.
+Tensor gated_tanh(const Tensor& a);
+Tensor gated_tanh_backward(const Tensor& a, const Tensor& g);
 }  // namespace vq

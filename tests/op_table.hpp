@@ -65,6 +65,8 @@ inline std::vector<GradCase> op_table() {
         {"abs", {{{6}, -1, 1, false, true}}, [](const V& v) { return ag::abs(v[0]); }},
         {"square", {{{4}}}, [](const V& v) { return ag::square(v[0]); }},
         {"softplus", {{{4}, -3, 3}}, [](const V& v) { return ag::softplus(v[0]); }},
+        {"gated_tanh", {{{2, 6, 3}, -3, 3}}, [](const V& v) { return ag::gated_tanh(v[0]); }},
+        {"gated_tanh 4-d strided", {{{3, 4, 2, 5}, -3, 3, true}}, [](const V& v) { return ag::gated_tanh(v[0]); }},
         {"reshape", {{{2, 6}, -1, 1, true}}, [](const V& v) { return ag::reshape(v[0], {3, 4}); }},
         {"permute", {{{2, 3, 4}}}, [](const V& v) { return ag::permute(v[0], {2, 0, 1}); }},
         {"transpose", {{{2, 3}}}, [](const V& v) { return ag::transpose(v[0], 0, 1); }},

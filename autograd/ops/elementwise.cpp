@@ -95,4 +95,12 @@ VQ_UNARY(square, true, false, vq::mul(g, vq::mul(x, 2.0)))                      
 VQ_UNARY(softplus, true, false, vq::mul(g, vq::sigmoid(x)))                          // g sigmoid(x)
 #undef VQ_UNARY
 
+// out = tanh(a[:, :C]) * sigmoid(a[:, C:]) in one fused pass each way
+Var gated_tanh(const Var& a) {
+    Tensor av = a.value();
+    return make_result(vq::gated_tanh(av), {a}, "gated_tanh", [av](const Tensor& g, const std::vector<bool>&) {
+        return std::vector<Tensor>{vq::gated_tanh_backward(av, g)};
+    });
+}
+
 }  // namespace vq::ag
