@@ -84,6 +84,6 @@ inline constexpr const char* kDifferentiableOps[] = {
     "reshape", "permute", "transpose", "narrow", "expand", "unsqueeze", "squeeze", "contiguous",
     "sum", "mean", "max", "logsumexp",
     "matmul", "linear", "conv2d", "conv_transpose2d",
-    "index_select", "gather", "bce_with_logits",
+    "index_select", "gather", "bce_with_logits", "cross_entropy",
 };
 }  // namespace vq::ag

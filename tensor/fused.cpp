@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "cuda/backend.hpp"
 #include "tensor/fast_math.hpp"
@@ -192,6 +193,112 @@ Tensor gated_tanh_backward(const Tensor& a_in, const Tensor& g_in) {
                      });
     });
     return da;
+}
+
+namespace {
+
+// logits [N, C, *] and target [N, *] as (N, C, S), with the shape and range checks
+struct ClassShape {
+    int64_t N, C, S;
+};
+ClassShape class_shape(const Tensor& logits, const Tensor& target, const char* op) {
+    check_defined(logits, op);
+    check_defined(target, op);
+    if (logits.dim() < 2 || target.dim() != logits.dim() - 1 || target.size(0) != logits.size(0) ||
+        target.dtype() != DType::I64)
+        throw std::invalid_argument(shape_error(op, "expected logits [N, C, *] and i64 targets [N, *]", logits.shape(),
+                                                target.shape()));
+    for (int64_t d = 1; d < target.dim(); ++d)
+        if (target.size(d) != logits.size(d + 1))
+            throw std::invalid_argument(shape_error(op, "spatial dims differ", logits.shape(), target.shape()));
+    const int64_t N = logits.size(0), C = logits.size(1);
+    return {N, C, N * C == 0 ? 0 : logits.numel() / (N * C)};
+}
+
+template <typename T> T exp_of(T x) {
+    if constexpr (std::is_same_v<T, float>) return fast::exp(x);
+    return std::exp(x);
+}
+
+}  // namespace
+
+// logits: [N, C, S], target: [N, S] -> loss, lse: [N, S]
+Tensor cross_entropy_loss(const Tensor& logits_in, const Tensor& target_in, Tensor* lse_out) {
+    const ClassShape k = class_shape(logits_in, target_in, "cross_entropy");
+    if (logits_in.is_cuda()) {  // composed from the reduction and gather kernels
+        Tensor lse = logsumexp(logits_in, {1}, false);
+        Tensor picked = gather(logits_in, 1, target_in.unsqueeze(1)).squeeze(1);
+        if (lse_out) *lse_out = lse;
+        return sub(lse, picked);
+    }
+    Tensor logits = logits_in.contiguous(), target = target_in.contiguous();
+    Tensor loss = Tensor::empty(target.shape(), logits.dtype()), lse = Tensor::empty(target.shape(), logits.dtype());
+    const int64_t* pt = target.data<int64_t>();
+    for (int64_t i = 0; i < target.numel(); ++i)
+        if (pt[i] < 0 || pt[i] >= k.C)
+            throw std::invalid_argument("cross_entropy: target class " + std::to_string(pt[i]) + " outside [0, " +
+                                        std::to_string(k.C) + ")");
+    dispatch_floating(logits.dtype(), "cross_entropy", [&]<typename T>() {
+        const T* px = logits.data<T>();
+        T* pl = loss.data<T>();
+        T* pm = lse.data<T>();
+        // per sample: classes outer, positions inner, so the inner loops are contiguous
+        parallel_for(k.N, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, k.C * k.S)),
+                     [&](int64_t, int64_t n0, int64_t n1) {
+                         std::vector<T> sum(static_cast<size_t>(k.S));
+                         for (int64_t n = n0; n < n1; ++n) {
+                             const T* x = px + n * k.C * k.S;
+                             T* m = pm + n * k.S;
+                             std::copy(x, x + k.S, m);
+                             for (int64_t c = 1; c < k.C; ++c)
+                                 for (int64_t s = 0; s < k.S; ++s) m[s] = std::max(m[s], x[c * k.S + s]);
+                             std::fill(sum.begin(), sum.end(), T(0));
+                             for (int64_t c = 0; c < k.C; ++c)
+                                 for (int64_t s = 0; s < k.S; ++s) sum[size_t(s)] += exp_of(x[c * k.S + s] - m[s]);
+                             for (int64_t s = 0; s < k.S; ++s) {
+                                 m[s] += std::log(sum[size_t(s)]);
+                                 pl[n * k.S + s] = m[s] - x[pt[n * k.S + s] * k.S + s];
+                             }
+                         }
+                     });
+    });
+    if (lse_out) *lse_out = lse;
+    return loss;
+}
+
+// logits: [N, C, S], target, lse, g: [N, S] -> dlogits: [N, C, S]
+Tensor cross_entropy_backward(const Tensor& logits_in, const Tensor& target_in, const Tensor& lse_in, const Tensor& g_in) {
+    const ClassShape k = class_shape(logits_in, target_in, "cross_entropy_backward");
+    if (lse_in.shape() != target_in.shape() || g_in.shape() != target_in.shape())
+        throw std::invalid_argument(shape_error("cross_entropy_backward", "lse and grad must have the target's shape",
+                                                target_in.shape(), g_in.shape()));
+    if (logits_in.is_cuda()) {
+        Tensor g1 = g_in.unsqueeze(1);
+        Tensor soft = exp(sub(logits_in, lse_in.unsqueeze(1)));
+        return sub(mul(g1, soft), scatter_add(logits_in.shape(), 1, target_in.unsqueeze(1), g1));
+    }
+    Tensor logits = logits_in.contiguous(), target = target_in.contiguous(), lse = lse_in.contiguous(),
+           g = g_in.contiguous();
+    Tensor d = Tensor::empty(logits.shape(), logits.dtype());
+    dispatch_floating(logits.dtype(), "cross_entropy_backward", [&]<typename T>() {
+        const T* px = logits.data<T>();
+        const T* pm = lse.data<T>();
+        const T* pg = g.data<T>();
+        const int64_t* pt = target.data<int64_t>();
+        T* pd = d.data<T>();
+        parallel_for(k.N, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, k.C * k.S)),
+                     [&](int64_t, int64_t n0, int64_t n1) {
+                         for (int64_t n = n0; n < n1; ++n) {
+                             const T* x = px + n * k.C * k.S;
+                             const T *m = pm + n * k.S, *gr = pg + n * k.S;
+                             T* out = pd + n * k.C * k.S;
+                             for (int64_t c = 0; c < k.C; ++c)
+                                 for (int64_t s = 0; s < k.S; ++s) out[c * k.S + s] = gr[s] * exp_of(x[c * k.S + s] - m[s]);
+                             for (int64_t s = 0; s < k.S; ++s) out[pt[n * k.S + s] * k.S + s] -= gr[s];
+                         }
+                     });
+    });
+    return d;
 }
 
 }  // namespace vq

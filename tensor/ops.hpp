@@ -137,4 +137,11 @@ Tensor codebook_ema_(Tensor& count, Tensor& sums, Tensor& usage, const Tensor& s
 // from a rather than keeping them.
 Tensor gated_tanh(const Tensor& a);
 Tensor gated_tanh_backward(const Tensor& a, const Tensor& g);
+
+// Cross-entropy over dim 1 without the dozen temporaries of its composed form.
+// logits: [N, C, *], target: [N, *] (i64 in [0, C)) -> loss: [N, *] =
+// logsumexp over C - the target's logit; *lse (if given) gets the logsumexp,
+// [N, *], which the backward reuses: dlogits = g (softmax - onehot(target)).
+Tensor cross_entropy_loss(const Tensor& logits, const Tensor& target, Tensor* lse = nullptr);
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& g);
 }  // namespace vq

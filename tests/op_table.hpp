@@ -46,6 +46,7 @@ inline std::vector<GradCase> op_table() {
     Tensor idx_rows = Tensor::from_vector(std::vector<int64_t>{2, 0, 2, 4}, {4});
     Tensor idx_gather = Tensor::from_vector(std::vector<int64_t>{1, 0, 2, 2, 0, 1}, {2, 3});
     Tensor classes = Tensor::from_vector(std::vector<int64_t>{0, 3, 1, 2, 3, 0}, {2, 3});
+    Tensor classes2d = Tensor::from_vector(std::vector<int64_t>{0, 3, 1, 2, 3, 0, 1, 1, 2, 3, 0, 0, 2, 1, 3, 3, 0, 2}, {2, 3, 3});
     return {
         {"add broadcast", {{{3, 4}}, {{4}}}, [](const V& v) { return ag::add(v[0], v[1]); }},
         {"sub broadcast", {{{2, 1, 3}}, {{4, 1}}}, [](const V& v) { return ag::sub(v[0], v[1]); }},
@@ -100,6 +101,8 @@ inline std::vector<GradCase> op_table() {
          [](const V& v) { return ag::bce_with_logits(v[0], v[1], ag::Reduction::Mean); }},
         {"cross_entropy", {{{2, 4, 3}, -2, 2}},
          [classes](const V& v) { return ag::cross_entropy(v[0], classes, ag::Reduction::None); }},
+        {"cross_entropy 4-d strided, mean", {{{2, 4, 3, 3}, -2, 2, true}},
+         [classes2d](const V& v) { return ag::cross_entropy(v[0], classes2d, ag::Reduction::Mean); }},
         {"mse sum", {{{3, 4}}, {{3, 4}}}, [](const V& v) { return ag::mse(v[0], v[1], ag::Reduction::Sum); }},
     };
 }

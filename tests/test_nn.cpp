@@ -98,6 +98,13 @@ TEST_CASE("cross-entropy equals minus log-softmax of the target") {
     CHECK(l[0] == doctest::Approx(std::log(std::exp(1) + std::exp(2) + std::exp(3)) - 3));
     CHECK(l[1] == doctest::Approx(std::log(3.0)));
     CHECK(message_contains([&] { ag::cross_entropy(ag::Var(logits), Tensor::zeros({3}, DType::I64)); }, "[2, 3]"));
+    CHECK(message_contains([&] { ag::cross_entropy(ag::Var(logits), Tensor::full({2}, 3.0, DType::I64)); },
+                           "target class 3 outside [0, 3)"));
+    // float32 (the fast exp) agrees, and large logits do not overflow
+    Tensor big = Tensor::from_vector(std::vector<double>{1000, 990, 0, -50, -40, -45}, {2, 3});
+    auto l32 = ag::cross_entropy(ag::Var(big.to(DType::F32)), target, ag::Reduction::None).value().to_vector();
+    CHECK(l32[0] == doctest::Approx(std::log(1 + std::exp(-10.0) + std::exp(-1000.0)) + 1000).epsilon(1e-6));
+    CHECK(l32[1] == doctest::Approx(std::log(std::exp(-10.0) + 1 + std::exp(-5.0))).epsilon(1e-5));
     Tensor mse = ag::mse(ag::Var(Tensor::ones({2, 2})), ag::Var(Tensor::zeros({2, 2})), ag::Reduction::Sum).value();
     CHECK(mse.item() == 4.0);
 }

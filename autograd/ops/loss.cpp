@@ -1,5 +1,6 @@
 // Losses. BCE-with-logits is one fused op (stable, and its gradient is just
-// sigmoid(x) - t); cross-entropy and MSE are built from other ops.
+// sigmoid(x) - t); cross-entropy is fused too (softmax - onehot); MSE is
+// built from other ops.
 #include "autograd/ops.hpp"
 
 namespace vq::ag {
@@ -27,17 +28,14 @@ Var bce_with_logits(const Var& logits, const Var& target, Reduction r) {
     return reduce(l, r);
 }
 
-// logits: [N, C, *], target: [N, *] -> [N, *]
+// logits: [N, C, *], target: [N, *] -> [N, *]; one fused kernel each way
 Var cross_entropy(const Var& logits, const Tensor& target, Reduction r) {
-    if (logits.dim() < 2 || target.dim() != logits.dim() - 1 || target.size(0) != logits.size(0))
-        throw std::invalid_argument(shape_error("cross_entropy", "expected logits [N, C, *] and targets [N, *]",
-                                                logits.shape(), target.shape()));
-    for (int64_t d = 1; d < target.dim(); ++d)
-        if (target.size(d) != logits.size(d + 1))
-            throw std::invalid_argument(shape_error("cross_entropy", "spatial dims differ", logits.shape(), target.shape()));
-    Var lse = logsumexp(logits, {1}, false);
-    Var picked = squeeze(gather(logits, 1, target.unsqueeze(1)), 1);
-    return reduce(sub(lse, picked), r);
+    Tensor x = logits.value(), lse;
+    Tensor loss = vq::cross_entropy_loss(x, target, &lse);
+    Var l = make_result(loss, {logits}, "cross_entropy", [x, target, lse](const Tensor& g, const std::vector<bool>&) {
+        return std::vector<Tensor>{vq::cross_entropy_backward(x, target, lse, g)};
+    });
+    return reduce(l, r);
 }
 
 Var mse(const Var& a, const Var& b, Reduction r) {
