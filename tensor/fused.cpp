@@ -133,15 +133,47 @@ GateShape gate_shape(const Tensor& a, const char* op) {
     return {B, C, B * C == 0 ? 0 : a.numel() / (B * 2 * C)};
 }
 
-Tensor ones_like_scalar(const Tensor& t) { return Tensor::ones({}, t.dtype(), t.device()); }
-
 }  // namespace
+
+// The composed forms: what the CUDA path runs (its elementwise, reduction
+// and gather kernels are tested against the CPU), and the oracle the fused
+// CPU kernels are tested against.
+namespace composed {
+
+Tensor gated_tanh(const Tensor& a) {
+    const int64_t C = a.size(1) / 2;
+    return mul(tanh(a.narrow(1, 0, C)), sigmoid(a.narrow(1, C, C)));
+}
+
+Tensor gated_tanh_backward(const Tensor& a, const Tensor& g) {
+    const int64_t C = a.size(1) / 2;
+    Tensor t = tanh(a.narrow(1, 0, C)), sg = sigmoid(a.narrow(1, C, C)), one = Tensor::ones({}, a.dtype(), a.device());
+    Tensor da = Tensor::empty(a.shape(), a.dtype(), a.device());
+    Tensor d_t = da.narrow(1, 0, C), d_s = da.narrow(1, C, C);
+    d_t.copy_from(mul(mul(g, sg), sub(one, square(t))));
+    d_s.copy_from(mul(mul(g, t), mul(sg, sub(one, sg))));
+    return da;
+}
+
+Tensor cross_entropy_loss(const Tensor& logits, const Tensor& target, Tensor* lse_out) {
+    Tensor lse = logsumexp(logits, {1}, false);
+    Tensor picked = gather(logits, 1, target.unsqueeze(1)).squeeze(1);
+    if (lse_out) *lse_out = lse;
+    return sub(lse, picked);
+}
+
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& g) {
+    Tensor g1 = g.unsqueeze(1);
+    Tensor soft = exp(sub(logits, lse.unsqueeze(1)));
+    return sub(mul(g1, soft), scatter_add(logits.shape(), 1, target.unsqueeze(1), g1));
+}
+
+}  // namespace composed
 
 // a: [B, 2C, *] -> out: [B, C, *]
 Tensor gated_tanh(const Tensor& a_in) {
     const GateShape s = gate_shape(a_in, "gated_tanh");
-    if (a_in.is_cuda())  // composed from the elementwise kernels
-        return mul(tanh(a_in.narrow(1, 0, s.C)), sigmoid(a_in.narrow(1, s.C, s.C)));
+    if (a_in.is_cuda()) return composed::gated_tanh(a_in);
     Shape out_shape = a_in.shape();
     out_shape[1] = s.C;
     Tensor a = a_in.contiguous(), out = Tensor::empty(out_shape, a.dtype(), a.device());
@@ -170,14 +202,8 @@ Tensor gated_tanh_backward(const Tensor& a_in, const Tensor& g_in) {
     if (g_in.shape() != half)
         throw std::invalid_argument(shape_error("gated_tanh_backward", "grad must be the gate's output shape",
                                                 a_in.shape(), g_in.shape()));
+    if (a_in.is_cuda()) return composed::gated_tanh_backward(a_in, g_in);
     Tensor da = Tensor::empty(a_in.shape(), a_in.dtype(), a_in.device());
-    if (a_in.is_cuda()) {
-        Tensor t = tanh(a_in.narrow(1, 0, s.C)), sg = sigmoid(a_in.narrow(1, s.C, s.C)), one = ones_like_scalar(t);
-        Tensor d_t = da.narrow(1, 0, s.C), d_s = da.narrow(1, s.C, s.C);
-        d_t.copy_from(mul(mul(g_in, sg), sub(one, square(t))));
-        d_s.copy_from(mul(mul(g_in, t), mul(sg, sub(one, sg))));
-        return da;
-    }
     Tensor a = a_in.contiguous(), g = g_in.contiguous();
     dispatch_floating(a.dtype(), "gated_tanh_backward", [&]<typename T>() {
         const T* pa = a.data<T>();
@@ -225,12 +251,7 @@ template <typename T> T exp_of(T x) {
 // logits: [N, C, S], target: [N, S] -> loss, lse: [N, S]
 Tensor cross_entropy_loss(const Tensor& logits_in, const Tensor& target_in, Tensor* lse_out) {
     const ClassShape k = class_shape(logits_in, target_in, "cross_entropy");
-    if (logits_in.is_cuda()) {  // composed from the reduction and gather kernels
-        Tensor lse = logsumexp(logits_in, {1}, false);
-        Tensor picked = gather(logits_in, 1, target_in.unsqueeze(1)).squeeze(1);
-        if (lse_out) *lse_out = lse;
-        return sub(lse, picked);
-    }
+    if (logits_in.is_cuda()) return composed::cross_entropy_loss(logits_in, target_in, lse_out);
     Tensor logits = logits_in.contiguous(), target = target_in.contiguous();
     Tensor loss = Tensor::empty(target.shape(), logits.dtype()), lse = Tensor::empty(target.shape(), logits.dtype());
     const int64_t* pt = target.data<int64_t>();
@@ -272,11 +293,7 @@ Tensor cross_entropy_backward(const Tensor& logits_in, const Tensor& target_in, 
     if (lse_in.shape() != target_in.shape() || g_in.shape() != target_in.shape())
         throw std::invalid_argument(shape_error("cross_entropy_backward", "lse and grad must have the target's shape",
                                                 target_in.shape(), g_in.shape()));
-    if (logits_in.is_cuda()) {
-        Tensor g1 = g_in.unsqueeze(1);
-        Tensor soft = exp(sub(logits_in, lse_in.unsqueeze(1)));
-        return sub(mul(g1, soft), scatter_add(logits_in.shape(), 1, target_in.unsqueeze(1), g1));
-    }
+    if (logits_in.is_cuda()) return composed::cross_entropy_backward(logits_in, target_in, lse_in, g_in);
     Tensor logits = logits_in.contiguous(), target = target_in.contiguous(), lse = lse_in.contiguous(),
            g = g_in.contiguous();
     Tensor d = Tensor::empty(logits.shape(), logits.dtype());

@@ -144,4 +144,12 @@ Tensor gated_tanh_backward(const Tensor& a, const Tensor& g);
 // [N, *], which the backward reuses: dlogits = g (softmax - onehot(target)).
 Tensor cross_entropy_loss(const Tensor& logits, const Tensor& target, Tensor* lse = nullptr);
 Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& g);
+// The same four from the elementwise, reduction and gather ops: the CUDA path,
+// and the oracle of the fused CPU kernels.
+namespace composed {
+Tensor gated_tanh(const Tensor& a);
+Tensor gated_tanh_backward(const Tensor& a, const Tensor& g);
+Tensor cross_entropy_loss(const Tensor& logits, const Tensor& target, Tensor* lse = nullptr);
+Tensor cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& lse, const Tensor& g);
+}  // namespace composed
 }  // namespace vq
