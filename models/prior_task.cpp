@@ -59,8 +59,8 @@ Stats PriorTask::evaluate(int64_t limit) {
         test_codes_ = extract_codes(vqvae_, test.bits, device_, "extracting test codes");
     }
     double total = 0;
-    for (int64_t first = 0; first < test_codes_.size(0); first += 500) {
-        int64_t n = std::min<int64_t>(500, test_codes_.size(0) - first);
+    for (int64_t first = 0; first < test_codes_.size(0); first += kEvalChunk) {
+        int64_t n = std::min<int64_t>(kEvalChunk, test_codes_.size(0) - first);
         total += sum(model_.nll_per_image(test_codes_.narrow(0, first, n).contiguous().to(device_))).item();
     }
     double per_image = total / double(test_codes_.size(0));

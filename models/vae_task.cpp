@@ -21,8 +21,8 @@ Stats VAETask::evaluate(int64_t limit) {
     if (!test_ || test_->count != std::min(limit, test_->data.count)) test_ = std::make_unique<TestSet>(options_.data_dir, limit);
     Generator gen(data::mix_seed(options_.seed, 0xE7A1));
     double total = 0;
-    for (int64_t first = 0; first < test_->count; first += 500) {
-        int64_t n = std::min<int64_t>(500, test_->count - first);
+    for (int64_t first = 0; first < test_->count; first += kEvalChunk) {
+        int64_t n = std::min<int64_t>(kEvalChunk, test_->count - first);
         total += sum(model_.negative_elbo(test_->bits.narrow(0, first, n).to(device_), gen)).item();
     }
     return {{"elbo_nll", total / double(test_->count)}};

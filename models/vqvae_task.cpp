@@ -63,8 +63,8 @@ Stats VQVAETask::evaluate(int64_t limit) {
     ag::NoGradGuard no_grad;
     double nll = 0;
     std::vector<Tensor> codes;
-    for (int64_t first = 0; first < t.count; first += 500) {
-        int64_t n = std::min<int64_t>(500, t.count - first);
+    for (int64_t first = 0; first < t.count; first += kEvalChunk) {
+        int64_t n = std::min<int64_t>(kEvalChunk, t.count - first);
         Tensor x = t.bits.narrow(0, first, n).to(device_);
         VQVAE::Output out = model_.forward(x);
         nll += out.recon.value().item() * double(n);

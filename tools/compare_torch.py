@@ -199,7 +199,10 @@ def main():
     rows = []
     for t in threads:
         for m in args.models:
-            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), OMP_NUM_THREADS=str(t))
+            # PyTorch as the issue configures it: its own intra-op pool of t
+            # threads, with OpenBLAS single-threaded inside (t x t threads
+            # would oversubscribe the cores and slow PyTorch down)
+            env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS=str(t))
             torch_ms = subprocess.run(
                 [sys.executable, __file__, "--_torch-one", m, args.device, str(t), str(args.batch), str(args.steps),
                  str(args.warmup)], env=env, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
