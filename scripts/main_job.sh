@@ -6,7 +6,7 @@
 #
 #   ./scripts/main_job.sh           quick preset: 1 epoch of each model
 #   ./scripts/main_job.sh --full    the README's results: 3 epochs each, IWAE-1000
-#                                   (about 90 minutes on 2 cores)
+#                                   (74 minutes on 2 cores with an earlier build)
 #
 # Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override),
 # STEPS (cap each training run at N steps: a smoke test of the pipeline),
