@@ -1,8 +1,10 @@
 // Storage: one allocation on one device, freed through the device's allocator.
 //
 // CPU memory comes from a small caching allocator: training allocates the same
-// sizes every step, and returning blocks to a free list avoids both malloc
-// cost and page faults on fresh pages. CUDA memory comes from cuda/'s pool.
+// small sizes every step, and returning blocks under 1 MiB to a free list
+// avoids malloc cost. Larger blocks go back to the system allocator, which
+// reuses them as fast and without holding memory past the live peak (see
+// storage.cpp). CUDA memory comes from cuda/'s pool.
 #pragma once
 
 #include <cstddef>

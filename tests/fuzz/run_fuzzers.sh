@@ -14,7 +14,7 @@ flags=(-std=c++20 -O1 -g -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread -D
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 tensor_src=(tensor/shape.cpp tensor/storage.cpp tensor/tensor.cpp tensor/elementwise.cpp tensor/reduce.cpp
             tensor/matmul.cpp tensor/conv.cpp tensor/conv_naive.cpp tensor/fused.cpp tensor/index.cpp
-            tensor/random.cpp tensor/format.cpp cuda/stub.cpp)
+            tensor/parallel.cpp tensor/random.cpp tensor/format.cpp cuda/stub.cpp)
 libs=(-lopenblas -lfmt -lz -lpthread)
 clang++ "${flags[@]}" tests/fuzz/fuzz_idx.cpp data/idx.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_idx"
 clang++ "${flags[@]}" tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_safetensors"
