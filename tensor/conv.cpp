@@ -1,6 +1,6 @@
 // conv2d and conv_transpose2d as im2col/col2im + GEMM, per chunk of images, on
-// reused thread-local scratch buffers; the batch is split across the CPU pool. The naive kernels in conv_naive.cpp are the
-// oracle these are tested against.
+// reused thread-local scratch buffers; the batch is split across the CPU pool.
+// The naive kernels in conv_naive.cpp are the oracle these are tested against.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -36,8 +36,9 @@ template <typename T> T* scratch(int slot, size_t count) {
     return reinterpret_cast<T*>(b.data());
 }
 
-// Images per GEMM: as many as fit a ~16 MB column buffer. Batching makes the
-// GEMMs large enough for BLAS to run near its peak; the cap bounds memory.
+// Images per GEMM: as many as fit a column buffer of 2^20 elements (4 MB in
+// f32). Batching makes the GEMMs large enough for BLAS to run near its peak;
+// the cap bounds memory (two such buffers per pool thread).
 int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
     const int64_t budget = int64_t(1) << 20;  // elements
     return std::max<int64_t>(1, std::min<int64_t>(N, budget / std::max<int64_t>(1, g.rows() * g.cols())));

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
 
 namespace vq::fast {
@@ -52,5 +53,11 @@ inline float tanh(float x) {
 
 // sigmoid = 1 / (1 + e^-x); the clamp in exp keeps the denominator finite.
 inline float sigmoid(float x) { return 1.0f / (1.0f + fast::exp(-x)); }
+
+// float64 overloads keep libm, so a kernel templated on T can call fast::
+// for either precision.
+inline double exp(double x) { return std::exp(x); }
+inline double tanh(double x) { return std::tanh(x); }
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
 }  // namespace vq::fast

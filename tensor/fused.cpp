@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "cuda/backend.hpp"
@@ -96,28 +95,25 @@ namespace {
 #endif
 
 // t, s, o: [n]; o = tanh(t) sigmoid(s)
-VQ_AVX2_CLONE void gate_row(const float* t, const float* s, float* o, int64_t n) {
+template <typename T> inline void gate_loop(const T* t, const T* s, T* o, int64_t n) {
     for (int64_t i = 0; i < n; ++i) o[i] = fast::tanh(t[i]) * fast::sigmoid(s[i]);
 }
-void gate_row(const double* t, const double* s, double* o, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) o[i] = std::tanh(t[i]) / (1.0 + std::exp(-s[i]));
-}
+VQ_AVX2_CLONE void gate_row(const float* t, const float* s, float* o, int64_t n) { gate_loop(t, s, o, n); }
+void gate_row(const double* t, const double* s, double* o, int64_t n) { gate_loop(t, s, o, n); }
 
 // t, s, g: [n] -> dt, ds: [n]; dt = g sig (1 - tanh^2), ds = g tanh sig (1 - sig)
-template <typename T, typename Tanh, typename Sigmoid>
-inline void gate_grad_row(const T* t, const T* s, const T* g, T* dt, T* ds, int64_t n, Tanh tanh_f, Sigmoid sig_f) {
+template <typename T> inline void gate_grad_loop(const T* t, const T* s, const T* g, T* dt, T* ds, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
-        const T th = tanh_f(t[i]), sg = sig_f(s[i]);
+        const T th = fast::tanh(t[i]), sg = fast::sigmoid(s[i]);
         dt[i] = g[i] * sg * (T(1) - th * th);
         ds[i] = g[i] * th * sg * (T(1) - sg);
     }
 }
 VQ_AVX2_CLONE void gate_grad_row(const float* t, const float* s, const float* g, float* dt, float* ds, int64_t n) {
-    gate_grad_row(t, s, g, dt, ds, n, [](float x) { return fast::tanh(x); }, [](float x) { return fast::sigmoid(x); });
+    gate_grad_loop(t, s, g, dt, ds, n);
 }
 void gate_grad_row(const double* t, const double* s, const double* g, double* dt, double* ds, int64_t n) {
-    gate_grad_row(t, s, g, dt, ds, n, [](double x) { return std::tanh(x); },
-                  [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
+    gate_grad_loop(t, s, g, dt, ds, n);
 }
 
 // a: [B, 2C, *] -> (B, C, inner) with the checks both directions share
@@ -241,11 +237,6 @@ ClassShape class_shape(const Tensor& logits, const Tensor& target, const char* o
     return {N, C, N * C == 0 ? 0 : logits.numel() / (N * C)};
 }
 
-template <typename T> T exp_of(T x) {
-    if constexpr (std::is_same_v<T, float>) return fast::exp(x);
-    return std::exp(x);
-}
-
 }  // namespace
 
 // logits: [N, C, S], target: [N, S] -> loss, lse: [N, S]
@@ -275,7 +266,7 @@ Tensor cross_entropy_loss(const Tensor& logits_in, const Tensor& target_in, Tens
                                  for (int64_t s = 0; s < k.S; ++s) m[s] = std::max(m[s], x[c * k.S + s]);
                              std::fill(sum.begin(), sum.end(), T(0));
                              for (int64_t c = 0; c < k.C; ++c)
-                                 for (int64_t s = 0; s < k.S; ++s) sum[size_t(s)] += exp_of(x[c * k.S + s] - m[s]);
+                                 for (int64_t s = 0; s < k.S; ++s) sum[size_t(s)] += fast::exp(x[c * k.S + s] - m[s]);
                              for (int64_t s = 0; s < k.S; ++s) {
                                  m[s] += std::log(sum[size_t(s)]);
                                  pl[n * k.S + s] = m[s] - x[pt[n * k.S + s] * k.S + s];
@@ -310,7 +301,7 @@ Tensor cross_entropy_backward(const Tensor& logits_in, const Tensor& target_in, 
                              const T *m = pm + n * k.S, *gr = pg + n * k.S;
                              T* out = pd + n * k.C * k.S;
                              for (int64_t c = 0; c < k.C; ++c)
-                                 for (int64_t s = 0; s < k.S; ++s) out[c * k.S + s] = gr[s] * exp_of(x[c * k.S + s] - m[s]);
+                                 for (int64_t s = 0; s < k.S; ++s) out[c * k.S + s] = gr[s] * fast::exp(x[c * k.S + s] - m[s]);
                              for (int64_t s = 0; s < k.S; ++s) out[pt[n * k.S + s] * k.S + s] -= gr[s];
                          }
                      });

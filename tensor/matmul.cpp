@@ -30,26 +30,6 @@ double flops_issued() { return g_flops.load(); }
 
 namespace {
 
-// One BLAS call per part: C's rows (or columns, when it has few rows) are
-// split across the pool; each part is an independent single-threaded GEMM.
-template <typename T, typename Blas>
-void split_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                int64_t ldb, T beta, T* C, int64_t ldc, Blas call) {
-    if (M == 0 || N == 0) return;
-    count_flops(M, N, K);
-    const bool split_rows = M >= N;
-    const int64_t dim = split_rows ? M : N, blocks = (dim + 15) / 16;  // parts hold whole 16-wide blocks
-    const int64_t flops_per_block = 2 * 16 * (split_rows ? N : M) * K;
-    parallel_for(blocks, std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, flops_per_block)),
-                 [&](int64_t, int64_t b0, int64_t b1) {
-                     const int64_t i0 = b0 * 16, n = std::min(dim, b1 * 16) - i0;
-                     if (split_rows)  // rows i0.. of op(A) and of C
-                         call(ta, tb, n, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, B, ldb, beta, C + i0 * ldc, ldc);
-                     else  // columns i0.. of op(B) and of C
-                         call(ta, tb, M, n, K, alpha, A, lda, tb ? B + i0 * ldb : B + i0, ldb, beta, C + i0, ldc);
-                 });
-}
-
 template <typename T>
 void cblas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
                 int64_t ldb, T beta, T* C, int64_t ldc) {
@@ -62,18 +42,38 @@ void cblas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, cons
                     int(ldc));
 }
 
+// One BLAS call per part: C's rows (or columns, when it has few rows) are
+// split across the pool; each part is an independent single-threaded GEMM.
+template <typename T>
+void split_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
+                int64_t ldb, T beta, T* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    count_flops(M, N, K);
+    const bool split_rows = M >= N;
+    const int64_t dim = split_rows ? M : N, blocks = (dim + 15) / 16;  // parts hold whole 16-wide blocks
+    const int64_t flops_per_block = 2 * 16 * (split_rows ? N : M) * K;
+    parallel_for(blocks, std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, flops_per_block)),
+                 [&](int64_t, int64_t b0, int64_t b1) {
+                     const int64_t i0 = b0 * 16, n = std::min(dim, b1 * 16) - i0;
+                     if (split_rows)  // rows i0.. of op(A) and of C
+                         cblas_call(ta, tb, n, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, B, ldb, beta, C + i0 * ldc, ldc);
+                     else  // columns i0.. of op(B) and of C
+                         cblas_call(ta, tb, M, n, K, alpha, A, lda, tb ? B + i0 * ldb : B + i0, ldb, beta, C + i0, ldc);
+                 });
+}
+
 }  // namespace
 
 template <>
 void gemm<float>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    split_gemm<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, cblas_call<float>);
+    split_gemm<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <>
 void gemm<double>(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
                   int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-    split_gemm<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, cblas_call<double>);
+    split_gemm<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 int threads() { return num_threads(); }
