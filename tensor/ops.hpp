@@ -49,6 +49,8 @@ inline Tensor lt(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Lt,
 inline Tensor le(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Le, a, b); }
 inline Tensor gt(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Gt, a, b); }
 inline Tensor ge(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Ge, a, b); }
+// g where y > 0 else 0 (y = relu(x)): ReLU's gradient without a mask tensor
+inline Tensor relu_backward(const Tensor& g, const Tensor& y) { return binary(BinaryOp::ReluGrad, g, y); }
 
 // Tensor-scalar forms: the scalar becomes a 0-dim tensor of x's dtype and device.
 Tensor binary(BinaryOp op, const Tensor& a, double b);

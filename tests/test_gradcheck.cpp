@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "tensor/storage.hpp"
 #include "tests/op_table.hpp"
 
 using namespace vq;
@@ -120,6 +121,23 @@ TEST_CASE("no_grad builds no graph and detach stops gradients") {
     CHECK(st.value().to_vector() == q.to_vector());
     ag::sum(ag::mul(st, 5.0)).backward();
     CHECK(x.grad().to_vector() == std::vector<double>{5.0, 5.0});
+}
+
+TEST_CASE("the graph keeps only what backward reads, not every intermediate value") {
+    const int64_t n = 1 << 16;  // 256 KB of f32 per tensor
+    const size_t bytes = size_t(n) * 4;
+    ag::Var x(Tensor::ones({n}), true);
+    ag::Var y;
+    size_t before = cpu_allocator_stats().bytes_in_use;
+    {
+        ag::Var t = ag::mul(x, 2.0);  // saves nothing
+        y = ag::relu(t);              // saves its own output, not t
+    }
+    CHECK(cpu_allocator_stats().bytes_in_use - before == bytes);  // y alone: t died with its last Var
+    ag::Var z = ag::add(y, x);                                     // add saves nothing either
+    CHECK(cpu_allocator_stats().bytes_in_use - before == 2 * bytes);
+    ag::sum(z).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>(size_t(n), 3.0));
 }
 
 TEST_CASE("backward frees the graph and rejects bad seeds") {

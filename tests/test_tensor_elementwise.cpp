@@ -84,6 +84,7 @@ static const std::vector<BinaryRef> kBinary = {
     {BinaryOp::Le, [](double a, double b) { return double(a <= b); }},
     {BinaryOp::Gt, [](double a, double b) { return double(a > b); }},
     {BinaryOp::Ge, [](double a, double b) { return double(a >= b); }},
+    {BinaryOp::ReluGrad, [](double a, double b) { return b > 0 ? a : 0.0; }},
 };
 
 TEST_CASE("binary ops match a naive reference on equal shapes") {
@@ -94,6 +95,17 @@ TEST_CASE("binary ops match a naive reference on equal shapes") {
         Tensor b = random_tensor({4, 9}, gen, DType::F64, 0.5, 2.0);
         CHECK_CLOSE(binary(op, a, b), naive_binary(a, b, f), 1e-12, 1e-12);
     }
+}
+
+TEST_CASE("relu_backward passes the gradient where the output is positive, and only there") {
+    Tensor g = Tensor::from_vector(std::vector<double>{1.5, -2.0, 3.0, NAN, 4.0}, {5});
+    Tensor y = Tensor::from_vector(std::vector<double>{0.5, 2.0, 0.0, -1.0, -0.0}, {5});
+    // y == 0 (either sign) passes nothing, and a NaN gradient is dropped where y <= 0
+    CHECK(relu_backward(g, y).to_vector() == std::vector<double>{1.5, -2.0, 0.0, 0.0, 0.0});
+    // f32, broadcast y
+    Tensor g32 = Tensor::ones({2, 3}, DType::F32);
+    Tensor y32 = Tensor::from_vector(std::vector<double>{1.0, -1.0, 2.0}, {3}).to(DType::F32);
+    CHECK(relu_backward(g32, y32).to_vector() == std::vector<double>{1, 0, 1, 1, 0, 1});
 }
 
 TEST_CASE("broadcasting follows NumPy on a table of shape pairs") {
