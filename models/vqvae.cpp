@@ -24,10 +24,15 @@ VectorQuantizer::VectorQuantizer(const VQVAEConfig& c, Generator& gen) : config(
 // z: [N, D], codebook e: [K, D] -> argmin_k ||z||^2 - 2 z.e_k + ||e_k||^2 : i64 [N]
 Tensor VectorQuantizer::nearest(const Tensor& z) const {
     const Tensor& e = codebook.value();
-    Tensor scores = matmul(z, e.t());                              // [N, K], the one GEMM
     Tensor e_sq = sum(square(e), {1}).reshape({1, -1});            // [1, K]
     Tensor z_sq = sum(square(z), {1}, true);                       // [N, 1]
-    Tensor dist = add(sub(z_sq, mul(scores, 2.0)), e_sq);          // [N, K]
+    // [N, K] from the one GEMM, made the distance in place: one buffer of
+    // N*K floats (12.8 MB at batch 128) instead of four, and the same
+    // roundings as (z_sq - 2 z.e) + e_sq
+    Tensor dist = matmul(z, e.t());
+    mul_(dist, -2.0);
+    add_(dist, z_sq);
+    add_(dist, e_sq);
     return argmin(dist, 1);
 }
 

@@ -1,10 +1,10 @@
 // Storage: one allocation on one device, freed through the device's allocator.
 //
-// CPU memory comes from a small caching allocator: training allocates the same
-// small sizes every step, and returning blocks under 1 MiB to a free list
-// avoids malloc cost. Larger blocks go back to the system allocator, which
-// reuses them as fast and without holding memory past the live peak (see
-// storage.cpp). CUDA memory comes from cuda/'s pool.
+// CPU memory comes from a caching allocator: training allocates the same sizes
+// every step, and reusing freed blocks avoids malloc cost and fresh page
+// faults. Large blocks are mapped pages, cached only up to a bound so that the
+// process holds little more than its live peak (see storage.cpp). CUDA memory
+// comes from cuda/'s pool.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +39,9 @@ struct CpuAllocatorStats {
     size_t peak_bytes_in_use = 0;
 };
 CpuAllocatorStats cpu_allocator_stats();
+// Blocks of 1 MiB and up are cached while live + cached bytes stay within the
+// live peak plus this much (storage.cpp says why).
+inline constexpr size_t kCpuLargeCacheSlack = size_t(32) << 20;
 void cpu_allocator_release_cache();
 
 }  // namespace vq
