@@ -36,7 +36,7 @@ json evaluate_density(const EvalOptions& o) {
         for (int64_t first = 0; first < n; first += chunk) {
             int64_t m = std::min(chunk, n - first);
             ag::NoGradGuard no_grad;
-            VQVAE::Output r = vqvae.forward(test.bits.narrow(0, first, m).to(device));
+            VQVAE::Output r = vqvae.forward(test.bits(first, m).to(device));
             recon += r.recon.value().item() * double(m);
             codes.narrow(0, first, m).copy_from(r.q.codes.to(Device::cpu()));
             bar.update(first + m, m);
@@ -73,7 +73,7 @@ json evaluate_density(const EvalOptions& o) {
         ProgressBar bar(fmt::format("VAE ELBO + IWAE-{}", o.iw_k), n);
         for (int64_t first = 0; first < n; first += iw_chunk) {
             int64_t m = std::min(iw_chunk, n - first);
-            Tensor x = test.bits.narrow(0, first, m).to(device);
+            Tensor x = test.bits(first, m).to(device);
             elbo += sum(vae.negative_elbo(x, gen)).item();
             if (first < iw_n) iwae += sum(vae.iwae_nll(x.narrow(0, 0, std::min(m, iw_n - first)), o.iw_k, gen)).item();
             bar.update(first + m, m);

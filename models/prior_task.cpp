@@ -11,13 +11,13 @@
 
 namespace vq::models {
 
-Tensor extract_codes(const VQVAE& vqvae, const Tensor& bits, Device device, const std::string& label) {
-    const int64_t n = bits.size(0), chunk = 500;
+Tensor extract_codes(const VQVAE& vqvae, int64_t n, const BitsSource& bits_of, Device device, const std::string& label) {
+    const int64_t chunk = kEvalChunk;
     Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
     ProgressBar bar(label, n);
     for (int64_t first = 0; first < n; first += chunk) {
         int64_t m = std::min(chunk, n - first);
-        codes.narrow(0, first, m).copy_from(vqvae.encode(bits.narrow(0, first, m).to(device)).to(Device::cpu()));
+        codes.narrow(0, first, m).copy_from(vqvae.encode(bits_of(first, m).to(device)).to(Device::cpu()));
         bar.update(first + m, m);
     }
     bar.finish();
@@ -39,10 +39,14 @@ PriorTask::PriorTask(const TrainOptions& o, Device device)
 data::BatchSource PriorTask::train_batches(int64_t batch_size, uint64_t seed) {
     if (!train_codes_.defined()) {
         data::Dataset train = data::load_split(options_.data_dir, "train");
-        // one fixed dynamic binarization of the training set, from the seed
+        // one fixed dynamic binarization of the training set, from the seed,
+        // drawn chunk by chunk in order (the same bits as all at once)
         Generator bits_gen(data::mix_seed(seed, 0xC0DE5));
-        Tensor bits = data::binarize_dynamic(train.pixels.data(), train.count, train.height, train.width, bits_gen);
-        train_codes_ = extract_codes(vqvae_, bits, device_, "extracting train codes");
+        const int64_t hw = train.height * train.width;
+        auto bits_of = [&](int64_t first, int64_t n) {
+            return data::binarize_dynamic(train.pixels.data() + first * hw, n, train.height, train.width, bits_gen);
+        };
+        train_codes_ = extract_codes(vqvae_, train.count, bits_of, device_, "extracting train codes");
     }
     return data::row_batches(train_codes_, batch_size, seed);
 }
@@ -56,7 +60,8 @@ Stats PriorTask::forward_backward(const Tensor& batch, Generator&) {
 Stats PriorTask::evaluate(int64_t limit) {
     if (!test_codes_.defined() || test_codes_.size(0) != limit) {
         TestSet test(options_.data_dir, limit);
-        test_codes_ = extract_codes(vqvae_, test.bits, device_, "extracting test codes");
+        test_codes_ = extract_codes(vqvae_, test.count, [&](int64_t first, int64_t n) { return test.bits(first, n); },
+                                    device_, "extracting test codes");
     }
     double total = 0;
     for (int64_t first = 0; first < test_codes_.size(0); first += kEvalChunk) {

@@ -1,6 +1,7 @@
 // The TrainTask of each reference model.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "models/task.hpp"
@@ -10,12 +11,15 @@
 
 namespace vq::models {
 
-// The test split under the deterministic binarization (seed 0), first `limit` images.
+// The test split under the deterministic binarization (seed 0), first `limit`
+// images. The pixels stay bytes and each chunk is binarized when asked for:
+// a float copy of the whole split would be 31 MB of the training process.
 struct TestSet {
     TestSet(const std::string& dir, int64_t limit);
+    // images first..first+n: f32 [n, 1, 28, 28] of 0/1, on the CPU
+    Tensor bits(int64_t first, int64_t n) const;
     data::Dataset data;
     int64_t count;
-    Tensor bits;  // [count, 1, 28, 28] of 0/1
 };
 
 class VQVAETask : public TrainTask {
@@ -65,8 +69,10 @@ private:
     std::unique_ptr<TestSet> test_;
 };
 
-// Codes of a VQ-VAE for every image of a binarized set: i64 [N, 7, 7].
-Tensor extract_codes(const VQVAE& vqvae, const Tensor& bits, Device device, const std::string& label);
+// Codes of a VQ-VAE for images 0..count-1, asked for in chunks from
+// `bits_of(first, n)` (f32 [n, 1, 28, 28], in order): i64 [count, 7, 7].
+using BitsSource = std::function<Tensor(int64_t first, int64_t n)>;
+Tensor extract_codes(const VQVAE& vqvae, int64_t count, const BitsSource& bits_of, Device device, const std::string& label);
 
 class PriorTask : public TrainTask {
 public:

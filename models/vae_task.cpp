@@ -23,7 +23,7 @@ Stats VAETask::evaluate(int64_t limit) {
     double total = 0;
     for (int64_t first = 0; first < test_->count; first += kEvalChunk) {
         int64_t n = std::min<int64_t>(kEvalChunk, test_->count - first);
-        total += sum(model_.negative_elbo(test_->bits.narrow(0, first, n).to(device_), gen)).item();
+        total += sum(model_.negative_elbo(test_->bits(first, n).to(device_), gen)).item();
     }
     return {{"elbo_nll", total / double(test_->count)}};
 }
@@ -31,7 +31,7 @@ Stats VAETask::evaluate(int64_t limit) {
 void VAETask::write_images(const std::string& out_dir) {
     if (!test_) return;
     int64_t n = std::min<int64_t>(8, test_->count);
-    Tensor x = test_->bits.narrow(0, 0, n).contiguous();
+    Tensor x = test_->bits(0, n);
     Tensor probs;
     {
         ag::NoGradGuard no_grad;

@@ -9,7 +9,14 @@ namespace vq::models {
 
 TestSet::TestSet(const std::string& dir, int64_t limit) : data(data::load_split(dir, "t10k")) {
     count = limit > 0 ? std::min(limit, data.count) : data.count;
-    bits = data::binarize_deterministic(data.pixels.data(), 0, count, data.height, data.width, 0);
+}
+
+Tensor TestSet::bits(int64_t first, int64_t n) const {
+    if (first < 0 || n < 0 || first + n > count)
+        throw std::out_of_range("TestSet::bits: images " + std::to_string(first) + ".." + std::to_string(first + n) +
+                                " of a set of " + std::to_string(count));
+    const int64_t hw = data.height * data.width;
+    return data::binarize_deterministic(data.pixels.data() + first * hw, first, n, data.height, data.width, 0);
 }
 
 VQVAETask::VQVAETask(const TrainOptions& o, Device device)
@@ -65,7 +72,7 @@ Stats VQVAETask::evaluate(int64_t limit) {
     std::vector<Tensor> codes;
     for (int64_t first = 0; first < t.count; first += kEvalChunk) {
         int64_t n = std::min<int64_t>(kEvalChunk, t.count - first);
-        Tensor x = t.bits.narrow(0, first, n).to(device_);
+        Tensor x = t.bits(first, n).to(device_);
         VQVAE::Output out = model_.forward(x);
         nll += out.recon.value().item() * double(n);
         codes.push_back(out.q.codes.reshape({-1}).to(Device::cpu()));
@@ -83,7 +90,7 @@ Stats VQVAETask::evaluate(int64_t limit) {
 void VQVAETask::write_images(const std::string& out_dir) {
     const TestSet& t = test_set(options_.eval_limit);
     int64_t n = std::min<int64_t>(8, t.count);
-    Tensor x = t.bits.narrow(0, 0, n).contiguous();
+    Tensor x = t.bits(0, n);
     Tensor probs;
     {
         ag::NoGradGuard no_grad;

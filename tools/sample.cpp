@@ -41,12 +41,13 @@ int main(int argc, char** argv) {
             models::write_decoded_grid(vqvae, codes, device, out, columns);
         } else {
             models::TestSet test(data_dir, n);
-            Tensor given = vqvae.encode(test.bits.to(device)).to(Device::cpu());
+            Tensor bits = test.bits(0, test.count);
+            Tensor given = vqvae.encode(bits.to(device)).to(Device::cpu());
             Tensor codes = prior.sample(n, temperature, gen, device, given, keep_rows);
             // top: the test images; bottom: their top rows kept, the rest sampled
             Tensor probs = sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
             Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
-            grid.narrow(0, 0, n).copy_from(test.bits);
+            grid.narrow(0, 0, n).copy_from(bits);
             grid.narrow(0, n, n).copy_from(probs);
             data::write_png_grid(out, grid, n);
         }
