@@ -26,11 +26,11 @@ struct ConvGeometry {
     }
 };
 
-// Two scratch buffers per thread (columns, and a channel-major copy of
-// activations), grown on demand and never shrunk: convs ask for the same few
-// sizes every step.
+// Three scratch buffers per thread (columns, a channel-major copy of
+// activations, one padded plane), grown on demand and never shrunk: convs ask
+// for the same few sizes every step.
 template <typename T> T* scratch(int slot, size_t count) {
-    thread_local std::vector<char> buffers[2];
+    thread_local std::vector<char> buffers[3];
     std::vector<char>& b = buffers[slot];
     if (b.size() < count * sizeof(T)) b.resize(count * sizeof(T));
     return reinterpret_cast<T*>(b.data());
@@ -44,90 +44,123 @@ int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
     return std::max<int64_t>(1, std::min<int64_t>(N, budget / std::max<int64_t>(1, g.rows() * g.cols())));
 }
 
-// a: [n, C, L] <-> b: [C, n*L] (channel-major), the layout the batched GEMMs use
-template <typename T> void to_channel_major(const T* a, int64_t n, int64_t C, int64_t L, T* b) {
-    for (int64_t j = 0; j < n; ++j)
-        for (int64_t c = 0; c < C; ++c) std::copy(a + (j * C + c) * L, a + (j * C + c + 1) * L, b + c * n * L + j * L);
-}
-template <typename T> void from_channel_major(const T* b, int64_t n, int64_t C, int64_t L, T* a) {
-    for (int64_t j = 0; j < n; ++j)
-        for (int64_t c = 0; c < C; ++c) std::copy(b + c * n * L + j * L, b + c * n * L + (j + 1) * L, a + (j * C + c) * L);
-}
-
-// The output columns ow whose input column ow*stride - pad + kj lies inside
-// [0, W): [lo, hi). Outside it the columns read padding.
-struct ValidColumns {
-    int64_t lo, hi;
-};
-inline ValidColumns valid_columns(const ConvGeometry& g, int64_t kj) {
-    const int64_t s = g.p.stride_w, off = kj - g.p.pad_w;  // iw = ow * s + off
-    int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t hi = g.W - off <= 0 ? 0 : (g.W - off + s - 1) / s;
-    hi = std::min(hi, g.Wo);
-    return {std::min(lo, hi), hi};
-}
-
-// Rows here are short (7 or 14 values): GCC would turn their copy loops into
-// memmove calls that cost more than the copy (10% of a PixelCNN step).
+// The copies in this file move runs of 7 to 196 values. GCC would turn their
+// loops (and std::copy/fill) into memmove/memset calls that cost more than such
+// a copy (10% of a PixelCNN step, 5% of a VQ-VAE step), so they are plain
+// loops compiled without that pattern.
 #if defined(__GNUC__) && !defined(__clang__)
 #define VQ_NO_MEMCPY_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
 #define VQ_NO_MEMCPY_CALLS
 #endif
 
-// x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
-template <typename T> VQ_NO_MEMCPY_CALLS void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
-    const int64_t L = g.cols(), ld = n * L;
-    if (g.is_pointwise()) return to_channel_major(x, n, g.C, L, cols);  // 1x1: whole rows move
-    for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-            for (int64_t kj = 0; kj < g.kw; ++kj) {
-                T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                const ValidColumns v = valid_columns(g, kj);
-                const int64_t s = g.p.stride_w, off = kj - g.p.pad_w;
-                for (int64_t j = 0; j < n; ++j) {
-                    const T* img = x + (j * g.C + c) * g.H * g.W;
-                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
-                        T* out = row + j * L + oh * g.Wo;
-                        if (ih < 0 || ih >= g.H) {
-                            for (int64_t ow = 0; ow < g.Wo; ++ow) out[ow] = T(0);
-                            continue;
-                        }
-                        const T* in = img + ih * g.W;  // input column ow * s + off
-                        for (int64_t ow = 0; ow < v.lo; ++ow) out[ow] = T(0);
-                        if (s == 1)
-                            for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow] = in[ow + off];
-                        else
-                            for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow] = in[ow * s + off];
-                        for (int64_t ow = v.hi; ow < g.Wo; ++ow) out[ow] = T(0);
-                    }
-                }
-            }
+// a: [n, C, L] <-> b: [C, n*L] (channel-major), the layout the batched GEMMs use
+template <typename T> VQ_NO_MEMCPY_CALLS void to_channel_major(const T* a, int64_t n, int64_t C, int64_t L, T* b) {
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < C; ++c) {
+            const T* src = a + (j * C + c) * L;
+            T* dst = b + c * n * L + j * L;
+            for (int64_t i = 0; i < L; ++i) dst[i] = src[i];
+        }
+}
+template <typename T> VQ_NO_MEMCPY_CALLS void from_channel_major(const T* b, int64_t n, int64_t C, int64_t L, T* a) {
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < C; ++c) {
+            const T* src = b + c * n * L + j * L;
+            T* dst = a + (j * C + c) * L;
+            for (int64_t i = 0; i < L; ++i) dst[i] = src[i];
+        }
 }
 
-// cols: [C*kh*kw, n*Ho*Wo] -> x: [n, C, H, W], accumulating overlaps (x is zeroed first)
-template <typename T> void col2im(const T* cols, const ConvGeometry& g, int64_t n, T* x) {
-    const int64_t L = g.cols(), ld = n * L;
-    if (g.is_pointwise()) return from_channel_major(cols, n, g.C, L, x);
-    std::fill(x, x + n * g.C * g.H * g.W, T(0));
-    for (int64_t c = 0; c < g.C; ++c)
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-            for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T* row = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                const ValidColumns v = valid_columns(g, kj);
-                const int64_t s = g.p.stride_w, off = kj - g.p.pad_w;
-                for (int64_t j = 0; j < n; ++j) {
-                    T* img = x + (j * g.C + c) * g.H * g.W;
-                    for (int64_t oh = 0; oh < g.Ho; ++oh) {
-                        int64_t ih = oh * g.p.stride_h - g.p.pad_h + ki;
-                        if (ih < 0 || ih >= g.H) continue;
-                        T* out = img + ih * g.W;  // input column ow * s + off
-                        const T* in = row + j * L + oh * g.Wo;
-                        for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow * s + off] += in[ow];
-                    }
+// A zero-padded copy of one input plane, [H, W] -> [H + 2 pad_h, W + 2 pad_w]:
+// with it every kernel offset reads a plain window, and the row loops below
+// test no bounds. Unpadded planes are used as they are.
+template <typename T> VQ_NO_MEMCPY_CALLS const T* padded_plane(const T* img, const ConvGeometry& g, T* plane) {
+    const int64_t ph = g.p.pad_h, pw = g.p.pad_w;
+    if (ph == 0 && pw == 0) return img;
+    const int64_t Wp = g.W + 2 * pw, Hp = g.H + 2 * ph;
+    for (int64_t i = 0; i < Hp * Wp; ++i) plane[i] = T(0);
+    for (int64_t h = 0; h < g.H; ++h) {
+        T* row = plane + (h + ph) * Wp + pw;
+        const T* src = img + h * g.W;
+        for (int64_t w = 0; w < g.W; ++w) row[w] = src[w];
+    }
+    return plane;
+}
+
+// Rows here are short (7 to 28 values). WO and S, when not 0, fix the row
+// width and stride at compile time for the shapes the reference models use,
+// so that each row is straight-line code rather than a short loop.
+// x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
+template <typename T, int64_t WO, int64_t S>
+VQ_NO_MEMCPY_CALLS void im2col_rows(const T* x, const ConvGeometry& g, int64_t n, T* cols, T* plane) {
+    const int64_t L = g.cols(), ld = n * L, Wp = g.W + 2 * g.p.pad_w, row_step = g.p.stride_h * Wp;
+    const int64_t wo = WO ? WO : g.Wo, s = S ? S : g.p.stride_w;
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < g.C; ++c) {
+            const T* src = padded_plane(x + (j * g.C + c) * g.H * g.W, g, plane);
+            for (int64_t ki = 0; ki < g.kh; ++ki)
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                    T* out = cols + ((c * g.kh + ki) * g.kw + kj) * ld + j * L;
+                    const T* in = src + ki * Wp + kj;  // output (oh, ow) reads in[oh * row_step + ow * s]
+                    for (int64_t oh = 0; oh < g.Ho; ++oh, out += wo, in += row_step)
+                        for (int64_t ow = 0; ow < wo; ++ow) out[ow] = in[ow * s];
                 }
+        }
+}
+
+// cols: [C*kh*kw, n*Ho*Wo] -> x: [n, C, H, W], summing overlaps in kernel
+// order (ki, kj) on a zeroed padded plane, then keeping its interior
+template <typename T, int64_t WO, int64_t S>
+VQ_NO_MEMCPY_CALLS void col2im_rows(const T* cols, const ConvGeometry& g, int64_t n, T* x, T* plane) {
+    const int64_t L = g.cols(), ld = n * L, Wp = g.W + 2 * g.p.pad_w, Hp = g.H + 2 * g.p.pad_h;
+    const int64_t row_step = g.p.stride_h * Wp, wo = WO ? WO : g.Wo, s = S ? S : g.p.stride_w;
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t c = 0; c < g.C; ++c) {
+            for (int64_t i = 0; i < Hp * Wp; ++i) plane[i] = T(0);
+            for (int64_t ki = 0; ki < g.kh; ++ki)
+                for (int64_t kj = 0; kj < g.kw; ++kj) {
+                    const T* in = cols + ((c * g.kh + ki) * g.kw + kj) * ld + j * L;
+                    T* out = plane + ki * Wp + kj;
+                    for (int64_t oh = 0; oh < g.Ho; ++oh, in += wo, out += row_step)
+                        for (int64_t ow = 0; ow < wo; ++ow) out[ow * s] += in[ow];
+                }
+            T* img = x + (j * g.C + c) * g.H * g.W;
+            for (int64_t h = 0; h < g.H; ++h) {
+                const T* row = plane + (h + g.p.pad_h) * Wp + g.p.pad_w;
+                T* dst = img + h * g.W;
+                for (int64_t w = 0; w < g.W; ++w) dst[w] = row[w];
             }
+        }
+}
+
+// Picks the compile-time row shape: (7, 1) and (8, 1) for the 7x7 latent
+// maps, (7, 2) and (14, 2) for the stride-2 convs; anything else runs the
+// generic body.
+template <typename T, typename F> void with_row_shape(const ConvGeometry& g, F f) {
+    const int64_t wo = g.Wo, s = g.p.stride_w;
+    if (wo == 7 && s == 1) return f.template operator()<7, 1>();
+    if (wo == 8 && s == 1) return f.template operator()<8, 1>();
+    if (wo == 7 && s == 2) return f.template operator()<7, 2>();
+    if (wo == 14 && s == 2) return f.template operator()<14, 2>();
+    if (wo == 14 && s == 1) return f.template operator()<14, 1>();
+    return f.template operator()<0, 0>();
+}
+
+template <typename T> T* plane_scratch(const ConvGeometry& g) {
+    return scratch<T>(2, size_t((g.H + 2 * g.p.pad_h) * (g.W + 2 * g.p.pad_w)));
+}
+
+template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
+    if (g.is_pointwise()) return to_channel_major(x, n, g.C, g.cols(), cols);  // 1x1: whole rows move
+    T* plane = plane_scratch<T>(g);
+    with_row_shape<T>(g, [&]<int64_t WO, int64_t S>() { im2col_rows<T, WO, S>(x, g, n, cols, plane); });
+}
+
+template <typename T> void col2im(const T* cols, const ConvGeometry& g, int64_t n, T* x) {
+    if (g.is_pointwise()) return from_channel_major(cols, n, g.C, g.cols(), x);
+    T* plane = plane_scratch<T>(g);
+    with_row_shape<T>(g, [&]<int64_t WO, int64_t S>() { col2im_rows<T, WO, S>(cols, g, n, x, plane); });
 }
 
 cuda::ConvShape cuda_shape(int64_t N, const ConvGeometry& g) {

@@ -65,6 +65,29 @@ TEST_CASE("conv2d input and weight gradients are the adjoints of conv2d") {
             }
 }
 
+TEST_CASE("the reference models' conv shapes (the fixed-width row kernels) match the oracle") {
+    // (channels, size, kernel, stride, pad): output widths 7 and 14 at stride 1 and 2, as in the VQ-VAE
+    struct Case {
+        int64_t C, hw, k, s, p;
+    };
+    Generator gen(17);
+    for (Case c : {Case{3, 7, 3, 1, 1}, Case{3, 14, 4, 2, 1}, Case{2, 28, 4, 2, 1}, Case{2, 14, 3, 1, 1}}) {
+        CAPTURE(c.hw); CAPTURE(c.k); CAPTURE(c.s);
+        Conv2dParams cp = Conv2dParams::square(c.s, c.p);
+        Tensor x = random_tensor({2, c.C, c.hw, c.hw}, gen), w = random_tensor({4, c.C, c.k, c.k}, gen);
+        Tensor b = random_tensor({4}, gen);
+        Tensor y = conv2d(x, w, b, cp);
+        CHECK_CLOSE(y, conv2d_naive(x, w, b, cp), 1e-10, 1e-10);
+        // the transposed conv maps y's shape back to x's (col2im on the same rows)
+        Tensor wt = random_tensor({4, c.C, c.k, c.k}, gen), bt = random_tensor({c.C}, gen);
+        CHECK_CLOSE(conv_transpose2d(y, wt, bt, cp), conv_transpose2d_naive(y, wt, bt, cp), 1e-10, 1e-10);
+        Tensor gy = random_tensor(y.shape(), gen);
+        Tensor y0 = conv2d(x, w, Tensor(), cp);
+        CHECK(dot(y0, gy) == doctest::Approx(dot(x, conv2d_input_grad(gy, w, x.shape(), cp))).epsilon(1e-10));
+        CHECK(dot(y0, gy) == doctest::Approx(dot(w, conv2d_weight_grad(x, gy, w.shape(), cp))).epsilon(1e-10));
+    }
+}
+
 TEST_CASE("conv_transpose2d is the input gradient of conv2d") {
     Generator gen(16);
     Conv2dParams cp = Conv2dParams::square(2, 1);
