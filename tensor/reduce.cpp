@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "tensor/cuda_view.hpp"
 #include "tensor/ops.hpp"
@@ -112,6 +113,31 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, R
     return keepdim ? out : out.reshape(reduced_shape(x.shape(), mask, false));
 }
 
+// The first index of a row's minimum (or maximum), NaNs skipped unless they
+// come first (a leading NaN is the answer, as in the sequential scan it
+// replaces). Two passes that vectorise: the extreme over 16 lanes, then the
+// first index holding it (the VQ-VAE quantizer's argmin over 512 codes ran
+// 5x slower as one dependent scan).
+template <typename T, bool kMax> int64_t first_extreme(const T* row, int64_t n) {
+    if (row[0] != row[0]) return 0;
+    constexpr int kLanes = 16;
+    const T start = kMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    T lane[kLanes];
+    for (int l = 0; l < kLanes; ++l) lane[l] = start;
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+            const T v = row[i + l];
+            lane[l] = (kMax ? v > lane[l] : v < lane[l]) ? v : lane[l];  // a NaN v keeps the lane
+        }
+    T best = start;
+    for (; i < n; ++i) best = (kMax ? row[i] > best : row[i] < best) ? row[i] : best;
+    for (int l = 0; l < kLanes; ++l) best = (kMax ? lane[l] > best : lane[l] < best) ? lane[l] : best;
+    for (int64_t j = 0; j < n; ++j)
+        if (row[j] == best) return j;
+    return 0;  // unreachable: row[0] is a number, so best is one of the row's values
+}
+
 Tensor arg_reduce(const Tensor& x, int64_t dim, bool keepdim, bool want_max, const char* op) {
     check_defined(x, op);
     int64_t d = wrap_dim(dim, x.dim(), op);
@@ -143,10 +169,14 @@ Tensor arg_reduce(const Tensor& x, int64_t dim, bool keepdim, bool want_max, con
         const T* p = moved.data<T>();
         for (int64_t r = 0; r < rows; ++r) {
             const T* row = p + r * n;
-            int64_t best = 0;
-            for (int64_t i = 1; i < n; ++i)  // first index wins ties, as in NumPy
-                if (want_max ? row[i] > row[best] : row[i] < row[best]) best = i;
-            o[r] = best;
+            if constexpr (std::is_floating_point_v<T>) {
+                o[r] = want_max ? first_extreme<T, true>(row, n) : first_extreme<T, false>(row, n);
+            } else {
+                int64_t best = 0;
+                for (int64_t i = 1; i < n; ++i)  // first index wins ties, as in NumPy
+                    if (want_max ? row[i] > row[best] : row[i] < row[best]) best = i;
+                o[r] = best;
+            }
         }
     });
     return out;

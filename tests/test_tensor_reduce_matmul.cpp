@@ -62,6 +62,40 @@ TEST_CASE("argmax and argmin take the first of equal values") {
     CHECK(argmax(x, -1, true).shape() == Shape{2, 1});
 }
 
+TEST_CASE("argmax and argmin on long rows match a sequential scan, ties, NaN and inf included") {
+    // the sequential scan the vectorised kernel must agree with: first index
+    // wins ties, a NaN never becomes the answer unless it comes first
+    auto scan = [](const std::vector<double>& v, int64_t n, bool want_max) {
+        std::vector<int64_t> out;
+        for (size_t r = 0; r < v.size() / size_t(n); ++r) {
+            const double* row = v.data() + r * size_t(n);
+            int64_t best = 0;
+            for (int64_t i = 1; i < n; ++i)
+                if (want_max ? row[i] > row[best] : row[i] < row[best]) best = i;
+            out.push_back(best);
+        }
+        return out;
+    };
+    Generator gen(21);
+    for (int64_t n : {1, 5, 16, 37, 512}) {
+        CAPTURE(n);
+        std::vector<double> v(size_t(6 * n));
+        for (double& e : v) e = double(gen.randint(7)) - 3;  // few distinct values: many ties
+        // row 1: NaNs inside; row 2: a leading NaN; row 3: infinities; row 4: all equal
+        for (int64_t i = 0; i < n; i += 3) v[size_t(n + i)] = NAN;
+        v[size_t(n)] = 1.0;
+        v[size_t(2 * n)] = NAN;
+        v[size_t(3 * n + n / 2)] = INFINITY;
+        v[size_t(3 * n + n - 1)] = -INFINITY;
+        std::fill(v.begin() + 4 * n, v.begin() + 5 * n, 2.0);
+        for (DType dt : {DType::F64, DType::F32}) {
+            Tensor x = Tensor::from_vector(v, {6, n}).to(dt);
+            CHECK(argmin(x, 1).to_ints() == scan(v, n, false));
+            CHECK(argmax(x, 1).to_ints() == scan(v, n, true));
+        }
+    }
+}
+
 TEST_CASE("logsumexp is stable for large and -inf inputs") {
     Tensor x = Tensor::from_vector(std::vector<double>{1000, 1000, -INFINITY, -INFINITY, 0, std::log(3.0)}, {3, 2});
     auto r = logsumexp(x, {1}).to_vector();
