@@ -88,7 +88,7 @@ VQ_NO_MEMCPY_CALLS void from_channel_major(const T* b, int64_t n, int64_t C, int
 // kernel offset then reads a plain window with no bounds tests, and each
 // column row is written (or read) as one contiguous stream over the images.
 // (Image-major order wrote 49-value pieces of 9 rows 3.5 KB apart and ran
-// twice as slow.)
+// about 1.5x as long.)
 
 // x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
 template <typename T, int64_t WO, int64_t S>
