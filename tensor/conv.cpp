@@ -27,8 +27,8 @@ struct ConvGeometry {
 };
 
 // Three scratch buffers per thread (columns, a channel-major copy of
-// activations, one channel's padded planes), grown on demand and never shrunk: convs ask
-// for the same few sizes every step.
+// activations, one channel's padded planes), grown on demand and never
+// shrunk: convs ask for the same few sizes every step.
 template <typename T> T* scratch(int slot, size_t count) {
     thread_local std::vector<char> buffers[3];
     std::vector<char>& b = buffers[slot];
@@ -154,8 +154,8 @@ VQ_NO_MEMCPY_CALLS void col2im_rows(const T* cols, const ConvGeometry& g, int64_
 }
 
 // Picks the compile-time row shape: (7, 1) and (8, 1) for the 7x7 latent
-// maps, (7, 2) and (14, 2) for the stride-2 convs; anything else runs the
-// generic body.
+// maps, (14, 1) for 14x14 ones, (7, 2) and (14, 2) for the stride-2 convs;
+// anything else runs the generic body.
 template <typename T, typename F> void with_row_shape(const ConvGeometry& g, F f) {
     const int64_t wo = g.Wo, s = g.p.stride_w;
     if (wo == 7 && s == 1) return f.template operator()<7, 1>();
