@@ -21,6 +21,9 @@ struct ConvGeometry {
     Conv2dParams p;
     int64_t rows() const { return C * kh * kw; }
     int64_t cols() const { return Ho * Wo; }
+    // one input plane with its zero padding: padded_w() wide, plane_size() in all
+    int64_t padded_w() const { return W + 2 * p.pad_w; }
+    int64_t plane_size() const { return (H + 2 * p.pad_h) * padded_w(); }
     bool is_pointwise() const {
         return kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
     }
@@ -95,7 +98,7 @@ VQ_NO_MEMCPY_CALLS void from_channel_major(const T* b, int64_t n, int64_t C, int
 // x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
 template <typename T, int64_t WO, int64_t S>
 VQ_NO_MEMCPY_CALLS void im2col_rows(const T* x, const ConvGeometry& g, int64_t n, T* cols, T* planes) {
-    const int64_t ph = g.p.pad_h, pw = g.p.pad_w, Wp = g.W + 2 * pw, Hp = g.H + 2 * ph, P = Hp * Wp;
+    const int64_t ph = g.p.pad_h, pw = g.p.pad_w, Wp = g.padded_w(), P = g.plane_size();
     const int64_t ld = n * g.cols(), row_step = g.p.stride_h * Wp;
     const int64_t wo = WO ? WO : g.Wo, s = S ? S : g.p.stride_w;
     const bool padded = ph > 0 || pw > 0;
@@ -130,7 +133,7 @@ VQ_NO_MEMCPY_CALLS void im2col_rows(const T* x, const ConvGeometry& g, int64_t n
 // order (ki, kj) on zeroed padded planes, then keeping their interiors
 template <typename T, int64_t WO, int64_t S>
 VQ_NO_MEMCPY_CALLS void col2im_rows(const T* cols, const ConvGeometry& g, int64_t n, T* x, T* planes) {
-    const int64_t ph = g.p.pad_h, pw = g.p.pad_w, Wp = g.W + 2 * pw, Hp = g.H + 2 * ph, P = Hp * Wp;
+    const int64_t ph = g.p.pad_h, pw = g.p.pad_w, Wp = g.padded_w(), P = g.plane_size();
     const int64_t ld = n * g.cols(), row_step = g.p.stride_h * Wp;
     const int64_t wo = WO ? WO : g.Wo, s = S ? S : g.p.stride_w;
     for (int64_t c = 0; c < g.C; ++c) {
@@ -168,7 +171,7 @@ template <typename T, typename F> void with_row_shape(const ConvGeometry& g, F f
 
 // the n padded planes of one channel
 template <typename T> T* plane_scratch(const ConvGeometry& g, int64_t n) {
-    return scratch<T>(2, size_t(n * (g.H + 2 * g.p.pad_h) * (g.W + 2 * g.p.pad_w)));
+    return scratch<T>(2, size_t(n * g.plane_size()));
 }
 
 template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
