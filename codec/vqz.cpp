@@ -13,27 +13,27 @@ namespace vq::codec {
 
 namespace {
 
-constexpr int64_t kSide = models::GatedPixelCNN::kSide, kCodes = models::GatedPixelCNN::kCodes;
+constexpr int64_t kSide = models::GatedPixelCNN::kSide;
 
 // Softmax of one position's logits on the host, in one fixed order, so the
 // encoder and the decoder compute bit-identical probabilities.
-std::vector<float> softmax_row(const float* logits, int64_t stride) {
-    std::vector<float> p(static_cast<size_t>(kCodes));
+std::vector<float> softmax_row(const float* logits, int64_t K, int64_t stride) {
+    std::vector<float> p(static_cast<size_t>(K));
     float mx = logits[0];
-    for (int64_t k = 1; k < kCodes; ++k) mx = std::max(mx, logits[k * stride]);
+    for (int64_t k = 1; k < K; ++k) mx = std::max(mx, logits[k * stride]);
     double total = 0;
-    for (int64_t k = 0; k < kCodes; ++k) total += (p[size_t(k)] = std::exp(logits[k * stride] - mx));
+    for (int64_t k = 0; k < K; ++k) total += (p[size_t(k)] = std::exp(logits[k * stride] - mx));
     for (float& v : p) v = float(v / total);
     return p;
 }
 
 // Prior logits of a chunk on the host: [n, K, 7, 7]
 Tensor prior_logits(Models& m, const Tensor& codes) {
-    return m.prior.forward(codes.to(m.device)).value().to(Device::cpu()).contiguous();
+    return m.prior->forward(codes.to(m.device)).value().to(Device::cpu()).contiguous();
 }
 // Decoder pixel probabilities of a chunk on the host: [n, 1, H, W]
 Tensor pixel_probs(Models& m, const Tensor& codes) {
-    return sigmoid(m.vqvae.decode_logits(codes.to(m.device))).to(Device::cpu()).contiguous();
+    return sigmoid(m.vqvae->decode_logits(codes.to(m.device))).to(Device::cpu()).contiguous();
 }
 
 void put_u32(std::string& s, uint32_t v) {
@@ -62,11 +62,9 @@ uint64_t fnv1a64(const std::string& bytes, uint64_t h) {
     return h;
 }
 
-Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev) : device(dev) {
-    models::load_model_file(vqvae, vqvae_path, "vqvae");
-    models::load_model_file(prior, prior_path, "prior");
-    vqvae.to(device);
-    prior.to(device);
+Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev)
+    : vqvae(models::load_vqvae(vqvae_path, dev)), prior(models::load_prior(prior_path, dev)), device(dev) {
+    models::check_prior_matches(*prior, prior_path, *vqvae, vqvae_path);
     hash = fnv1a64(nn::read_file(prior_path), fnv1a64(nn::read_file(vqvae_path)));
 }
 
@@ -75,7 +73,7 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
     if (bits_in.dim() != 4 || bits_in.size(1) != 1 || bits_in.size(2) != 28 || bits_in.size(3) != 28)
         throw std::invalid_argument("compress: expected binary images [N, 1, 28, 28], got " + bits_in.shape_str());
     Tensor bits = bits_in.to(Device::cpu()).to(DType::F32).contiguous();
-    const int64_t N = bits.size(0), H = 28, W = 28;
+    const int64_t N = bits.size(0), H = 28, W = 28, K = m.prior->config.num_codes;
     RansEncoder enc;
     Stats st;
     st.images = N;
@@ -83,13 +81,13 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
     for (int64_t first = 0; first < N; first += kChunk) {
         const int64_t n = std::min(kChunk, N - first);
         Tensor x = bits.narrow(0, first, n).contiguous();
-        Tensor codes = m.vqvae.encode(x.to(m.device)).to(Device::cpu()).contiguous();  // [n, 7, 7]
+        Tensor codes = m.vqvae->encode(x.to(m.device)).to(Device::cpu()).contiguous();  // [n, 7, 7]
         Tensor logits = prior_logits(m, codes);  // teacher-forced: causality makes it equal to the decoder's
         const float* lp = logits.data<float>();
         const int64_t* cp = codes.data<int64_t>();
         for (int64_t pos = 0; pos < kSide * kSide; ++pos)
             for (int64_t i = 0; i < n; ++i) {
-                std::vector<float> p = softmax_row(lp + i * kCodes * kSide * kSide + pos, kSide * kSide);
+                std::vector<float> p = softmax_row(lp + i * K * kSide * kSide + pos, K, kSide * kSide);
                 std::vector<uint32_t> f = quantize_frequencies(p.data(), p.size());
                 int64_t code = cp[i * kSide * kSide + pos];
                 uint32_t start = 0;
@@ -149,6 +147,7 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
     d.from_png = flags & 2;
     d.bits = Tensor::empty({N, 1, H, W});
     float* out = d.bits.data<float>();
+    const int64_t K = m.prior->config.num_codes;
     try {
         RansDecoder dec(reinterpret_cast<const uint8_t*>(file.data()) + kHeaderBytes, file.size() - kHeaderBytes);
         models::ProgressBar bar("decompress", N);
@@ -160,7 +159,7 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
                 Tensor logits = prior_logits(m, codes);
                 const float* lp = logits.data<float>();
                 for (int64_t i = 0; i < n; ++i) {
-                    std::vector<float> p = softmax_row(lp + i * kCodes * kSide * kSide + pos, kSide * kSide);
+                    std::vector<float> p = softmax_row(lp + i * K * kSide * kSide + pos, K, kSide * kSide);
                     cp[i * kSide * kSide + pos] = int64_t(dec.decode(quantize_frequencies(p.data(), p.size())));
                 }
             }

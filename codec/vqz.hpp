@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "models/pixelcnn.hpp"
@@ -23,10 +24,10 @@ constexpr int64_t kChunk = 100;
 constexpr size_t kHeaderBytes = 19;
 
 struct Models {
+    // K comes from the files; a prior of another K than the VQ-VAE's is refused.
     Models(const std::string& vqvae_path, const std::string& prior_path, Device device);
-    Generator init{0};
-    models::VQVAE vqvae{init};
-    models::GatedPixelCNN prior{init};
+    std::unique_ptr<models::VQVAE> vqvae;
+    std::unique_ptr<models::GatedPixelCNN> prior;
     uint64_t hash = 0;  // FNV-1a over both files' bytes
     Device device;
 };

@@ -8,16 +8,87 @@ namespace vq::models {
 
 using json = nlohmann::json;
 
-void load_model_file(nn::Module& model, const std::string& path, const std::string& kind) {
-    nn::SafetensorsFile f = nn::load_safetensors(path);
+namespace {
+
+const Tensor& tensor_of(const nn::SafetensorsFile& f, const std::string& path, const std::string& name, int64_t dims) {
+    auto it = f.tensors.find(name);
+    if (it == f.tensors.end()) throw std::runtime_error(path + ": missing tensor '" + name + "'");
+    if (it->second.dim() != dims)
+        throw std::runtime_error(path + ": '" + name + "' has shape " + it->second.shape_str() + ", expected " +
+                                 std::to_string(dims) + " dimensions");
+    return it->second;
+}
+
+void check_kind(const nn::SafetensorsFile& f, const std::string& path, const std::string& kind) {
     auto it = f.metadata.find("model");
     if (it != f.metadata.end() && it->second != kind)
         throw std::runtime_error(path + ": this is a '" + it->second + "' checkpoint, expected a '" + kind + "' one");
+}
+
+}  // namespace
+
+void load_model_file(nn::Module& model, const std::string& path, const std::string& kind) {
+    nn::SafetensorsFile f = nn::load_safetensors(path);
+    check_kind(f, path, kind);
     model.load_state_dict(f.tensors, path);
 }
 
-void save_model_file(const nn::Module& model, const std::string& path, const std::string& kind, int64_t step) {
-    nn::save_safetensors(path, model.state_dict(), {{"model", kind}, {"step", std::to_string(step)}});
+void save_model_file(const nn::Module& model, const std::string& path, const std::string& kind, int64_t step,
+                     const std::map<std::string, std::string>& metadata) {
+    std::map<std::string, std::string> meta = metadata;
+    meta["model"] = kind;
+    meta["step"] = std::to_string(step);
+    nn::save_safetensors(path, model.state_dict(), meta);
+}
+
+VQVAEConfig vqvae_config_of(const nn::SafetensorsFile& f, const std::string& path) {
+    const Tensor& e = tensor_of(f, path, "quantizer.codebook", 2);
+    VQVAEConfig c;
+    c.num_codes = e.size(0);
+    c.code_dim = e.size(1);
+    if (c.num_codes < 2 || c.num_codes > kMaxCodes)
+        throw std::runtime_error(path + ": quantizer.codebook has " + std::to_string(c.num_codes) + " codes, expected 2.." +
+                                 std::to_string(kMaxCodes));
+    return c;
+}
+
+PixelCNNConfig prior_config_of(const nn::SafetensorsFile& f, const std::string& path) {
+    const Tensor& emb = tensor_of(f, path, "embedding.weight", 2);
+    PixelCNNConfig c;
+    c.num_codes = emb.size(0);
+    c.channels = emb.size(1);
+    c.layers = 0;
+    while (f.tensors.count("layers." + std::to_string(c.layers) + ".vert.weight")) ++c.layers;
+    if (c.layers == 0) throw std::runtime_error(path + ": missing tensor 'layers.0.vert.weight'");
+    return c;
+}
+
+std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device) {
+    nn::SafetensorsFile f = nn::load_safetensors(path);
+    check_kind(f, path, "vqvae");
+    Generator init(0);  // the weights are replaced by the file's
+    auto m = std::make_unique<VQVAE>(init, vqvae_config_of(f, path));
+    m->load_state_dict(f.tensors, path);
+    m->to(device);
+    return m;
+}
+
+std::unique_ptr<GatedPixelCNN> load_prior(const std::string& path, Device device) {
+    nn::SafetensorsFile f = nn::load_safetensors(path);
+    check_kind(f, path, "prior");
+    Generator init(0);
+    auto m = std::make_unique<GatedPixelCNN>(init, prior_config_of(f, path));
+    m->load_state_dict(f.tensors, path);
+    m->to(device);
+    return m;
+}
+
+void check_prior_matches(const GatedPixelCNN& prior, const std::string& prior_path, const VQVAE& vqvae,
+                         const std::string& vqvae_path) {
+    if (prior.config.num_codes != vqvae.config.num_codes)
+        throw std::runtime_error(prior_path + ": this prior models K = " + std::to_string(prior.config.num_codes) +
+                                 " codes, but the VQ-VAE " + vqvae_path + " has K = " +
+                                 std::to_string(vqvae.config.num_codes) + "; train a prior on this VQ-VAE's codes");
 }
 
 void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& opt, const TrainTask& task,
@@ -30,7 +101,9 @@ void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& o
     // state first, model second: both carry the step, and a crash between the
     // two renames is caught on resume by comparing them.
     nn::save_safetensors(state_path, state, {{"model", o.model}, {"step", std::to_string(step)}});
-    save_model_file(model, model_path, o.model, step);
+    std::map<std::string, std::string> meta;
+    if (!o.preset.empty()) meta["preset"] = o.preset;
+    save_model_file(model, model_path, o.model, step, meta);
 }
 
 int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, TrainTask& task,
@@ -55,7 +128,9 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"init", o.init},         {"vqvae", o.vqvae},       {"codebook", o.codebook},
               {"epochs", o.epochs},     {"steps", o.steps},       {"batch", o.batch},
               {"lr", o.lr},             {"seed", o.seed},         {"device", o.device},
-              {"log_every", o.log_every}, {"save_every", o.save_every}, {"eval_limit", o.eval_limit}};
+              {"log_every", o.log_every}, {"save_every", o.save_every}, {"eval_limit", o.eval_limit},
+              {"preset", o.preset},     {"codes", o.codes},       {"code_dim", o.code_dim},
+              {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers}};
     nn::write_file_atomic(path, j.dump(2) + "\n");
 }
 
@@ -83,6 +158,13 @@ TrainOptions load_config(const std::string& path) {
         o.log_every = j.at("log_every");
         o.save_every = j.at("save_every");
         o.eval_limit = j.at("eval_limit");
+        // absent from configs written before these were parameters: the reference values
+        o.preset = j.value("preset", o.preset);
+        o.codes = j.value("codes", o.codes);
+        o.code_dim = j.value("code_dim", o.code_dim);
+        o.beta = j.value("beta", o.beta);
+        o.prior_channels = j.value("prior_channels", o.prior_channels);
+        o.prior_layers = j.value("prior_layers", o.prior_layers);
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": incomplete training config (" + e.what() + ")");
     }

@@ -4,16 +4,38 @@
 // Both are written atomically (temporary file, fsync, rename).
 #pragma once
 
+#include <map>
+#include <memory>
 #include <string>
 
+#include "models/pixelcnn.hpp"
 #include "models/task.hpp"
+#include "models/vqvae.hpp"
+#include "nn/safetensors.hpp"
 #include "optim/optimizer.hpp"
 
 namespace vq::models {
 
 // Loads a model file into `model`, checking that it was written for `kind`.
 void load_model_file(nn::Module& model, const std::string& path, const std::string& kind);
-void save_model_file(const nn::Module& model, const std::string& path, const std::string& kind, int64_t step);
+// `metadata` goes into the file's __metadata__ beside "model" and "step"
+// (e.g. the preset a VQ-VAE was trained with, which its prior follows).
+void save_model_file(const nn::Module& model, const std::string& path, const std::string& kind, int64_t step,
+                     const std::map<std::string, std::string>& metadata = {});
+
+// The architecture a model file holds, read from its tensors' shapes, so a
+// file of any codebook size or prior width loads without extra flags:
+// K and D from quantizer.codebook [K, D]; the prior's K and width from
+// embedding.weight [K, C] and its depth from the layers.{i} it holds.
+VQVAEConfig vqvae_config_of(const nn::SafetensorsFile& file, const std::string& path);
+PixelCNNConfig prior_config_of(const nn::SafetensorsFile& file, const std::string& path);
+// Reads a model file, builds the model it describes and loads it onto `device`.
+std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device);
+std::unique_ptr<GatedPixelCNN> load_prior(const std::string& path, Device device);
+// A prior models the codes of one codebook size: refuses a VQ-VAE of another K,
+// naming both files and both K.
+void check_prior_matches(const GatedPixelCNN& prior, const std::string& prior_path, const VQVAE& vqvae,
+                         const std::string& vqvae_path);
 
 void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& opt, const TrainTask& task,
                               const std::string& model_path, const std::string& state_path, const TrainOptions& o,

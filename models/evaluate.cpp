@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "models/checkpoint.hpp"
@@ -27,33 +28,42 @@ json evaluate_density(const EvalOptions& o) {
     Generator init(0);
 
     if (!o.vqvae.empty()) {
-        VQVAE vqvae(init);
-        load_model_file(vqvae, o.vqvae, "vqvae");
-        vqvae.to(device);
+        std::unique_ptr<VQVAE> vqvae = load_vqvae(o.vqvae, device);
+        std::unique_ptr<GatedPixelCNN> prior;
+        if (!o.prior.empty()) {  // checked before the long part
+            prior = load_prior(o.prior, device);
+            check_prior_matches(*prior, o.prior, *vqvae, o.vqvae);
+        }
+        const int64_t K = vqvae->config.num_codes;
         double recon = 0;
         Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
         ProgressBar bar("VQ-VAE recon", n);
         for (int64_t first = 0; first < n; first += chunk) {
             int64_t m = std::min(chunk, n - first);
             ag::NoGradGuard no_grad;
-            VQVAE::Output r = vqvae.forward(test.bits(first, m).to(device));
+            VQVAE::Output r = vqvae->forward(test.bits(first, m).to(device));
             recon += r.recon.value().item() * double(m);
             codes.narrow(0, first, m).copy_from(r.q.codes.to(Device::cpu()));
             bar.update(first + m, m);
         }
         bar.finish();
         recon /= double(n);
+        out["codes"] = K;
         out["vqvae_recon_nats"] = recon;
-        out["vqvae_uniform_nats"] = recon + 49.0 * std::log(512.0);
-        if (!o.prior.empty()) {
-            GatedPixelCNN prior(init);
-            load_model_file(prior, o.prior, "prior");
-            prior.to(device);
+        out["vqvae_uniform_nats"] = recon + 49.0 * std::log(double(K));  // 49 codes, each -ln(1/K)
+        // code usage on the test set: how many of the K codes occur, and the perplexity of their histogram
+        {
+            std::vector<bool> used(size_t(K), false);
+            for (int64_t k : codes.to_ints()) used[size_t(k)] = true;
+            out["codes_used"] = std::count(used.begin(), used.end(), true);
+            out["perplexity"] = perplexity_of(codes, K).item();
+        }
+        if (prior) {
             double nll = 0;
             ProgressBar pbar("prior NLL", n);
             for (int64_t first = 0; first < n; first += chunk) {
                 int64_t m = std::min(chunk, n - first);
-                nll += sum(prior.nll_per_image(codes.narrow(0, first, m).contiguous().to(device))).item();
+                nll += sum(prior->nll_per_image(codes.narrow(0, first, m).contiguous().to(device))).item();
                 pbar.update(first + m, m);
             }
             pbar.finish();
@@ -105,10 +115,13 @@ std::string format_density_table(const json& r) {
         row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), "vae_iwae_nats");
     }
     if (r.contains("vqvae_recon_nats")) {
-        s += fmt::format("  VQ-VAE recon NLL {:.2f} nats/image", r["vqvae_recon_nats"].get<double>());
+        s += fmt::format("  VQ-VAE (K = {}) recon NLL {:.2f} nats/image", r.value("codes", int64_t(512)),
+                         r["vqvae_recon_nats"].get<double>());
         if (r.contains("prior_nats"))
             s += fmt::format("; prior NLL {:.2f} nats/image = {:.3f} nats/latent", r["prior_nats"].get<double>(),
                              r["prior_nats"].get<double>() / 49.0);
+        if (r.contains("codes_used"))
+            s += fmt::format("; {} codes used, perplexity {:.1f}", r["codes_used"].get<int64_t>(), r["perplexity"].get<double>());
         s += "\n";
     }
     return s;

@@ -47,12 +47,24 @@ std::pair<ag::Var, ag::Var> GatedLayer::forward(const ag::Var& x_v, const ag::Va
     return {v_out, h_out};
 }
 
-GatedPixelCNN::GatedPixelCNN(Generator& gen)
-    : embedding(kCodes, kChannels, gen), output(kChannels, kCodes, 1, 1, Conv2dParams{}, gen) {
+namespace {
+PixelCNNConfig checked(const PixelCNNConfig& c) {
+    if (c.num_codes < 2 || c.num_codes > 65536)
+        throw std::invalid_argument("GatedPixelCNN: the number of codes must be in 2..65536, got " + std::to_string(c.num_codes));
+    if (c.channels < 1 || c.channels > 4096)
+        throw std::invalid_argument("GatedPixelCNN: channels must be in 1..4096, got " + std::to_string(c.channels));
+    if (c.layers < 1 || c.layers > 64)
+        throw std::invalid_argument("GatedPixelCNN: layers must be in 1..64, got " + std::to_string(c.layers));
+    return c;
+}
+}  // namespace
+
+GatedPixelCNN::GatedPixelCNN(Generator& gen, PixelCNNConfig c)
+    : config(checked(c)), embedding(c.num_codes, c.channels, gen), output(c.channels, c.num_codes, 1, 1, Conv2dParams{}, gen) {
     register_module("embedding", embedding);
-    for (int64_t i = 0; i < kLayers; ++i) layers.push_back(std::make_unique<GatedLayer>(kChannels, i == 0, i > 0, gen));
+    for (int64_t i = 0; i < c.layers; ++i) layers.push_back(std::make_unique<GatedLayer>(c.channels, i == 0, i > 0, gen));
     // registered under "layers.{i}" to match REFERENCE.md's names
-    for (int64_t i = 0; i < kLayers; ++i) register_module("layers." + std::to_string(i), *layers[size_t(i)]);
+    for (int64_t i = 0; i < c.layers; ++i) register_module("layers." + std::to_string(i), *layers[size_t(i)]);
     register_module("output", output);
 }
 
@@ -60,10 +72,10 @@ ag::Var GatedPixelCNN::forward(const Tensor& codes) const {
     if (codes.dim() != 3 || codes.dtype() != DType::I64)
         throw std::invalid_argument("GatedPixelCNN: expected i64 codes [B, H, W], got " + codes.shape_str() + " " +
                                     dtype_name(codes.dtype()));
-    ag::Var x = ag::contiguous(ag::permute(embedding.forward(codes), {0, 3, 1, 2}));  // [B, 64, H, W]
+    ag::Var x = ag::contiguous(ag::permute(embedding.forward(codes), {0, 3, 1, 2}));  // [B, C, H, W]
     ag::Var x_v = x, x_h = x;
     for (const auto& layer : layers) std::tie(x_v, x_h) = layer->forward(x_v, x_h);
-    return output.forward(x_h);  // [B, 512, H, W]
+    return output.forward(x_h);  // [B, K, H, W]
 }
 
 ag::Var GatedPixelCNN::loss(const Tensor& codes) const { return ag::cross_entropy(forward(codes), codes); }
@@ -91,11 +103,12 @@ Tensor GatedPixelCNN::sample(int64_t n, double temperature, Generator& gen, Devi
             Tensor probs = exp(sub(at, logsumexp(at, {1}, true))).contiguous();
             const float* p = probs.data<float>();
             int64_t* out = codes.data<int64_t>();
+            const int64_t K = config.num_codes;
             for (int64_t i = 0; i < n; ++i) {
                 double u = gen.uniform(), acc = 0;
                 int64_t k = 0;
-                for (; k < kCodes - 1; ++k) {
-                    acc += p[i * kCodes + k];
+                for (; k < K - 1; ++k) {
+                    acc += p[i * K + k];
                     if (u < acc) break;
                 }
                 out[(i * kSide + r) * kSide + c] = k;

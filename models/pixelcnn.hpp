@@ -1,5 +1,7 @@
 // The Gated PixelCNN prior over 7x7 maps of VQ-VAE codes (REFERENCE.md):
 // K = 512, 64 channels, 10 gated layers with vertical and horizontal stacks.
+// K follows the VQ-VAE the prior models; the width and depth are parameters
+// (a larger prior is one lever of the density bound).
 #pragma once
 
 #include "nn/layers.hpp"
@@ -23,11 +25,15 @@ private:
     Tensor vert_mask_, horiz_mask_;
 };
 
+struct PixelCNNConfig {
+    int64_t num_codes = 512, channels = 64, layers = 10;
+};
+
 class GatedPixelCNN : public nn::Module {
 public:
-    static constexpr int64_t kCodes = 512, kChannels = 64, kLayers = 10, kSide = 7;
-    explicit GatedPixelCNN(Generator& gen);
-    // codes: i64 [B, 7, 7] -> logits [B, 512, 7, 7]
+    static constexpr int64_t kSide = 7;
+    explicit GatedPixelCNN(Generator& gen, PixelCNNConfig config = {});
+    // codes: i64 [B, 7, 7] -> logits [B, K, 7, 7]
     ag::Var forward(const Tensor& codes) const;
     // Mean cross-entropy in nats per latent.
     ag::Var loss(const Tensor& codes) const;
@@ -38,6 +44,7 @@ public:
     Tensor sample(int64_t n, double temperature, Generator& gen, Device device, const Tensor& given = Tensor(),
                   int64_t keep_rows = 0) const;
 
+    PixelCNNConfig config;
     nn::Embedding embedding;
     std::vector<std::unique_ptr<GatedLayer>> layers;
     nn::Conv2d output;

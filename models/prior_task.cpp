@@ -29,9 +29,21 @@ void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, 
     data::write_png_grid(path, probs, columns);
 }
 
+namespace {
+
+VQVAEConfig config_of_file(const std::string& path) {
+    if (path.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
+    return vqvae_config_of(nn::load_safetensors(path), path);
+}
+
+}  // namespace
+
+// The VQ-VAE is built (drawing its throwaway initial weights from init_gen_)
+// before the prior, so the prior's initial weights are the same whichever
+// VQ-VAE file is given; the prior's K is the VQ-VAE's.
 PriorTask::PriorTask(const TrainOptions& o, Device device)
-    : options_(o), device_(device), init_gen_(o.seed), vqvae_(init_gen_), model_(init_gen_) {
-    if (o.vqvae.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
+    : options_(o), device_(device), init_gen_(o.seed), vqvae_(init_gen_, config_of_file(o.vqvae)),
+      model_(init_gen_, PixelCNNConfig{vqvae_.config.num_codes, o.prior_channels, o.prior_layers}) {
     load_model_file(vqvae_, o.vqvae, "vqvae");
     vqvae_.to(device);
 }

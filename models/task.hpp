@@ -38,6 +38,13 @@ struct TrainOptions {
     int64_t save_every = 0;        // steps between extra checkpoints (0: only at epoch ends)
     int64_t eval_limit = 10000;    // test images evaluated at each epoch end
     int64_t threads = 0;           // CPU threads (0: leave the default)
+    // Architecture (models/presets.hpp names the tuned configurations)
+    std::string preset;            // "" (the reference) or a preset's name
+    int64_t codes = 512;           // VQ-VAE codebook size K (the prior takes its VQ-VAE's K)
+    int64_t code_dim = 64;         // VQ-VAE code dimension D
+    double beta = 0.25;            // VQ-VAE commitment weight
+    int64_t prior_channels = 64;   // PixelCNN width
+    int64_t prior_layers = 10;     // PixelCNN gated layers
 };
 
 class TrainTask {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/checkpoint.hpp"
+#include "models/presets.hpp"
 #include "models/progress.hpp"
 #include "models/task.hpp"
 #include "optim/optimizer.hpp"
@@ -127,6 +128,7 @@ int train(TrainOptions o, bool resume) {
 
     fmt::print(stderr, "training {} on {} ({} parameters), {} steps of batch {} ({} per epoch), lr {}\n", o.model,
                device.str(), model.parameter_count(), total, o.batch, per_epoch, o.lr);
+    if (std::string arch = describe_architecture(o); !arch.empty()) fmt::print(stderr, "architecture: {}\n", arch);
     ProgressBar bar(fmt::format("{} epoch {}", o.model, step / per_epoch + 1), total, step);
     Stats running;
     int64_t running_n = 0;

@@ -4,11 +4,21 @@
 
 namespace vq::models {
 
-VQEncoder::VQEncoder(Generator& gen) : EncoderTrunk(gen), proj(128, 64, 1, 1, 0, gen) {
+VQVAEConfig check_config(const VQVAEConfig& c) {
+    if (c.num_codes < 2 || c.num_codes > kMaxCodes)
+        throw std::invalid_argument("VQ-VAE: the number of codes must be in 2.." + std::to_string(kMaxCodes) + ", got " +
+                                    std::to_string(c.num_codes));
+    if (c.code_dim < 1 || c.code_dim > 1024)
+        throw std::invalid_argument("VQ-VAE: the code dimension must be in 1..1024, got " + std::to_string(c.code_dim));
+    if (!(c.beta >= 0)) throw std::invalid_argument("VQ-VAE: the commitment weight must be >= 0, got " + std::to_string(c.beta));
+    return c;
+}
+
+VQEncoder::VQEncoder(Generator& gen, int64_t code_dim) : EncoderTrunk(gen), proj(128, code_dim, 1, 1, 0, gen) {
     register_module("proj", proj);
 }
 
-VQDecoder::VQDecoder(Generator& gen) : DecoderTail(gen), conv1(64, 128, 3, 1, 1, gen) {
+VQDecoder::VQDecoder(Generator& gen, int64_t code_dim) : DecoderTail(gen), conv1(code_dim, 128, 3, 1, 1, gen) {
     register_module("conv1", conv1);
 }
 
@@ -126,7 +136,8 @@ int64_t VectorQuantizer::codes_used_since_restart() const {
     return used;
 }
 
-VQVAE::VQVAE(Generator& gen, VQVAEConfig c) : config(c), encoder(gen), quantizer(c, gen), decoder(gen) {
+VQVAE::VQVAE(Generator& gen, VQVAEConfig c)
+    : config(check_config(c)), encoder(gen, c.code_dim), quantizer(c, gen), decoder(gen, c.code_dim) {
     register_module("encoder", encoder);
     register_module("quantizer", quantizer);
     register_module("decoder", decoder);

@@ -1,6 +1,8 @@
 // The reference VQ-VAE (REFERENCE.md): encoder -> vector quantizer -> decoder,
 // K = 512 codes of D = 64, commitment beta = 0.25, codebook learned by EMA
-// with dead-code restart (or, for comparison, by the optimizer).
+// with dead-code restart (or, for comparison, by the optimizer). K, D and
+// beta are parameters: the codebook size sets how many bits the 49 codes can
+// carry, which is the rate side of the density bound (README, rate-distortion).
 #pragma once
 
 #include "models/blocks.hpp"
@@ -9,24 +11,30 @@ namespace vq::models {
 
 enum class CodebookMode { Ema, Grad };
 
+// The largest codebook the tools accept (the codec's frequency tables and the
+// prior's output layer grow with K).
+inline constexpr int64_t kMaxCodes = 4096;
+
 struct VQVAEConfig {
     int64_t num_codes = 512, code_dim = 64;
     double beta = 0.25, decay = 0.99, epsilon = 1e-5;
     int64_t restart_every = 50;
     CodebookMode codebook = CodebookMode::Ema;
 };
+// Throws std::invalid_argument naming the field out of range; returns c.
+VQVAEConfig check_config(const VQVAEConfig& c);
 
 class VQEncoder : public EncoderTrunk {
 public:
-    explicit VQEncoder(Generator& gen);
-    ag::Var forward(const ag::Var& x) const { return proj.forward(features(x)); }  // -> z_e [B, 64, 7, 7]
+    VQEncoder(Generator& gen, int64_t code_dim);
+    ag::Var forward(const ag::Var& x) const { return proj.forward(features(x)); }  // -> z_e [B, D, 7, 7]
     nn::Conv2d proj;
 };
 
 class VQDecoder : public DecoderTail {
 public:
-    explicit VQDecoder(Generator& gen);
-    ag::Var forward(const ag::Var& z) const { return logits(conv1.forward(z)); }  // [B, 64, 7, 7] -> logits
+    VQDecoder(Generator& gen, int64_t code_dim);
+    ag::Var forward(const ag::Var& z) const { return logits(conv1.forward(z)); }  // [B, D, 7, 7] -> logits
     nn::Conv2d conv1;
 };
 

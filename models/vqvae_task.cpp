@@ -25,6 +25,9 @@ VQVAETask::VQVAETask(const TrainOptions& o, Device device)
 
 VQVAEConfig VQVAETask::config_for(const TrainOptions& o) {
     VQVAEConfig c;
+    c.num_codes = o.codes;
+    c.code_dim = o.code_dim;
+    c.beta = o.beta;
     if (o.codebook == "grad") c.codebook = CodebookMode::Grad;
     else if (o.codebook != "ema") throw std::invalid_argument("--codebook must be 'ema' or 'grad', got '" + o.codebook + "'");
     return c;

@@ -14,6 +14,7 @@ packages=(
   libpng-dev                               # sample and reconstruction grids
   dataset-fashion-mnist                    # the data set
   python3-numpy                            # the independent safetensors reader/writer in the tests
+  python3-matplotlib                       # rd.png of the rate-distortion sweep (scripts/rd_sweep.sh)
   clang libclang-rt-14-dev                 # libFuzzer harnesses (tests/fuzz)
 )
 

@@ -29,13 +29,12 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     try {
         Device device = Device::parse(device_name);
-        Generator init(0), gen(seed);
-        models::VQVAE vqvae(init);
-        models::GatedPixelCNN prior(init);
-        models::load_model_file(vqvae, vqvae_path, "vqvae");
-        models::load_model_file(prior, prior_path, "prior");
-        vqvae.to(device);
-        prior.to(device);
+        Generator gen(seed);
+        std::unique_ptr<models::VQVAE> vqvae_ptr = models::load_vqvae(vqvae_path, device);
+        std::unique_ptr<models::GatedPixelCNN> prior_ptr = models::load_prior(prior_path, device);
+        models::check_prior_matches(*prior_ptr, prior_path, *vqvae_ptr, vqvae_path);
+        const models::VQVAE& vqvae = *vqvae_ptr;
+        const models::GatedPixelCNN& prior = *prior_ptr;
         if (keep_rows == 0) {
             Tensor codes = prior.sample(n, temperature, gen, device);
             models::write_decoded_grid(vqvae, codes, device, out, columns);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "models/checkpoint.hpp"
+#include "models/presets.hpp"
 #include "models/task.hpp"
 
 int main(int argc, char** argv) {
@@ -26,8 +27,20 @@ int main(int argc, char** argv) {
     app.add_option("--save-every", o.save_every, "steps between extra checkpoints (0: epoch ends only)")->check(CLI::NonNegativeNumber);
     app.add_option("--eval-limit", o.eval_limit, "test images evaluated each epoch")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--threads", o.threads, "CPU threads (0: all cores, or VQ_NUM_THREADS)")->check(CLI::NonNegativeNumber);
+    app.add_option("--preset", o.preset, "named configuration: reference or density (flags given explicitly win)");
+    std::vector<CLI::Option*> arch = {
+        app.add_option("--codes", o.codes, "VQ-VAE codebook size K, 2..4096 (the prior takes its VQ-VAE's K)")
+            ->capture_default_str()->check(CLI::Range(int64_t(2), vq::models::kMaxCodes)),
+        app.add_option("--code-dim", o.code_dim, "VQ-VAE code dimension D")->capture_default_str()->check(CLI::Range(1, 1024)),
+        app.add_option("--beta", o.beta, "VQ-VAE commitment weight")->capture_default_str()->check(CLI::NonNegativeNumber),
+        app.add_option("--prior-channels", o.prior_channels, "PixelCNN prior width")->capture_default_str()->check(CLI::Range(1, 4096)),
+        app.add_option("--prior-layers", o.prior_layers, "PixelCNN prior gated layers")->capture_default_str()->check(CLI::Range(1, 64)),
+    };
     CLI11_PARSE(app, argc, argv);
     try {
+        std::set<std::string> given;
+        for (CLI::Option* opt : arch)
+            if (opt->count() > 0) given.insert(opt->get_name());
         if (!resume.empty()) {
             vq::models::TrainOptions saved = vq::models::load_config(resume + "/config.json");
             if (!epochs->empty()) saved.epochs = o.epochs;
@@ -38,6 +51,9 @@ int main(int argc, char** argv) {
         }
         if (o.out_dir.empty()) throw std::invalid_argument("--out is required (or --resume DIR)");
         if (o.model == "prior" && o.vqvae.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
+        if (o.model == "prior" && given.count("--codes"))
+            throw std::invalid_argument("--codes is the VQ-VAE's: the prior takes K from --vqvae");
+        vq::models::apply_preset(o, given);
         return vq::models::train(o, false);
     } catch (const std::exception& e) {
         fmt::print(stderr, "\ntrain: error: {}\n", e.what());
