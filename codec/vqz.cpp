@@ -6,6 +6,7 @@
 
 #include "codec/rans.hpp"
 #include "models/checkpoint.hpp"
+#include "models/pixelcnn_incremental.hpp"
 #include "models/progress.hpp"
 #include "nn/safetensors.hpp"
 
@@ -27,10 +28,6 @@ std::vector<float> softmax_row(const float* logits, int64_t K, int64_t stride) {
     return p;
 }
 
-// Prior logits of a chunk on the host: [n, K, 7, 7]
-Tensor prior_logits(Models& m, const Tensor& codes) {
-    return m.prior->forward(codes.to(m.device)).value().to(Device::cpu()).contiguous();
-}
 // Decoder pixel probabilities of a chunk on the host: [n, 1, H, W]
 Tensor pixel_probs(Models& m, const Tensor& codes) {
     return sigmoid(m.vqvae->decode_logits(codes.to(m.device))).to(Device::cpu()).contiguous();
@@ -82,12 +79,15 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
         const int64_t n = std::min(kChunk, N - first);
         Tensor x = bits.narrow(0, first, n).contiguous();
         Tensor codes = m.vqvae->encode(x.to(m.device)).to(Device::cpu()).contiguous();  // [n, 7, 7]
-        Tensor logits = prior_logits(m, codes);  // teacher-forced: causality makes it equal to the decoder's
-        const float* lp = logits.data<float>();
+        // the prior one position at a time, as the decoder must compute it
+        models::IncrementalPixelCNN prior(*m.prior, n);
         const int64_t* cp = codes.data<int64_t>();
-        for (int64_t pos = 0; pos < kSide * kSide; ++pos)
+        for (int64_t pos = 0; pos < kSide * kSide; ++pos) {
+            const int64_t r = pos / kSide, c = pos % kSide;
+            Tensor logits = prior.logits(r, c).to(Device::cpu()).contiguous();  // [n, K]
+            const float* lp = logits.data<float>();
             for (int64_t i = 0; i < n; ++i) {
-                std::vector<float> p = softmax_row(lp + i * K * kSide * kSide + pos, K, kSide * kSide);
+                std::vector<float> p = softmax_row(lp + i * K, K, 1);
                 std::vector<uint32_t> f = quantize_frequencies(p.data(), p.size());
                 int64_t code = cp[i * kSide * kSide + pos];
                 uint32_t start = 0;
@@ -95,6 +95,8 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
                 enc.put(start, f[size_t(code)]);
                 st.ideal_bits -= std::log2(std::max(double(p[size_t(code)]), 1e-30));
             }
+            prior.set(r, c, codes.select(2, c).select(1, r).contiguous());
+        }
         Tensor probs = pixel_probs(m, codes);
         const float* pp = probs.data<float>();
         const float* xp = x.data<float>();
@@ -155,13 +157,16 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
             const int64_t n = std::min(kChunk, N - first);
             Tensor codes = Tensor::zeros({n, kSide, kSide}, DType::I64);
             int64_t* cp = codes.data<int64_t>();
-            for (int64_t pos = 0; pos < kSide * kSide; ++pos) {  // autoregressive: one prior pass per position
-                Tensor logits = prior_logits(m, codes);
+            models::IncrementalPixelCNN prior(*m.prior, n);
+            for (int64_t pos = 0; pos < kSide * kSide; ++pos) {  // autoregressive, one position at a time
+                const int64_t r = pos / kSide, c = pos % kSide;
+                Tensor logits = prior.logits(r, c).to(Device::cpu()).contiguous();  // [n, K]
                 const float* lp = logits.data<float>();
                 for (int64_t i = 0; i < n; ++i) {
-                    std::vector<float> p = softmax_row(lp + i * K * kSide * kSide + pos, K, kSide * kSide);
+                    std::vector<float> p = softmax_row(lp + i * K, K, 1);
                     cp[i * kSide * kSide + pos] = int64_t(dec.decode(quantize_frequencies(p.data(), p.size())));
                 }
+                prior.set(r, c, codes.select(2, c).select(1, r).contiguous());
             }
             Tensor probs = pixel_probs(m, codes);
             const float* pp = probs.data<float>();

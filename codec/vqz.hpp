@@ -8,6 +8,8 @@
 // (1), a 64-bit hash of both model files (8) -- 19 bytes -- then one rANS
 // stream. Decode order, per chunk of kChunk images: code positions in raster
 // order (all images of the chunk at each position), then each image's pixels.
+// Both sides compute the prior's conditionals with IncrementalPixelCNN (one
+// position at a time, in the same order), so their floats agree bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,7 @@
 
 namespace vq::codec {
 
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;  // 2: prior probabilities from IncrementalPixelCNN
 constexpr int64_t kChunk = 100;
 constexpr size_t kHeaderBytes = 19;
 

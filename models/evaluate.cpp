@@ -8,6 +8,7 @@
 #include "models/checkpoint.hpp"
 #include "models/progress.hpp"
 #include "models/tasks.hpp"
+#include "nn/safetensors.hpp"
 
 namespace vq::models {
 
@@ -15,9 +16,65 @@ using json = nlohmann::json;
 
 double nats_to_bits_per_dim(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
 
+namespace {
+
+// Test NLL of one VQ-VAE (and its prior, if given): recon, the uniform and
+// prior bounds, and the test set's code usage.
+json evaluate_vqvae(const std::string& vqvae_path, const std::string& prior_path, const TestSet& test, Device device,
+                    int64_t chunk) {
+    const int64_t n = test.count;
+    std::unique_ptr<VQVAE> vqvae = load_vqvae(vqvae_path, device);
+    std::unique_ptr<GatedPixelCNN> prior;
+    if (!prior_path.empty()) {  // checked before the long part
+        prior = load_prior(prior_path, device);
+        check_prior_matches(*prior, prior_path, *vqvae, vqvae_path);
+    }
+    const int64_t K = vqvae->config.num_codes;
+    std::string preset = nn::load_safetensors(vqvae_path).metadata["preset"];
+    json out = {{"file", vqvae_path},
+                {"codes", K},
+                {"label", fmt::format("VQ-VAE K = {}{}", K, preset.empty() ? "" : " (" + preset + " preset)")}};
+    double recon = 0;
+    Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
+    ProgressBar bar("VQ-VAE recon", n);
+    for (int64_t first = 0; first < n; first += chunk) {
+        int64_t m = std::min(chunk, n - first);
+        ag::NoGradGuard no_grad;
+        VQVAE::Output r = vqvae->forward(test.bits(first, m).to(device));
+        recon += r.recon.value().item() * double(m);
+        codes.narrow(0, first, m).copy_from(r.q.codes.to(Device::cpu()));
+        bar.update(first + m, m);
+    }
+    bar.finish();
+    recon /= double(n);
+    out["vqvae_recon_nats"] = recon;
+    out["vqvae_uniform_nats"] = recon + 49.0 * std::log(double(K));  // 49 codes, each -ln(1/K)
+    std::vector<bool> used(size_t(K), false);
+    for (int64_t k : codes.to_ints()) used[size_t(k)] = true;
+    out["codes_used"] = std::count(used.begin(), used.end(), true);
+    out["perplexity"] = perplexity_of(codes, K).item();
+    if (prior) {
+        out["prior_file"] = prior_path;
+        double nll = 0;
+        ProgressBar pbar("prior NLL", n);
+        for (int64_t first = 0; first < n; first += chunk) {
+            int64_t m = std::min(chunk, n - first);
+            nll += sum(prior->nll_per_image(codes.narrow(0, first, m).contiguous().to(device))).item();
+            pbar.update(first + m, m);
+        }
+        pbar.finish();
+        out["prior_nats"] = nll / double(n);
+        out["vqvae_prior_nats"] = recon + nll / double(n);
+    }
+    return out;
+}
+
+}  // namespace
+
 json evaluate_density(const EvalOptions& o) {
     if (!o.prior.empty() && o.vqvae.empty()) throw std::invalid_argument("--prior needs the --vqvae whose codes it models");
     if (o.vqvae.empty() && o.vae.empty()) throw std::invalid_argument("give at least --vqvae or --vae");
+    if (o.vqvae.empty() && !o.more_vqvae.empty()) throw std::invalid_argument("more VQ-VAEs need a first --vqvae");
     if (o.limit < 0) throw std::invalid_argument("--limit must not be negative, got " + std::to_string(o.limit));
     if (o.iw_limit < 0) throw std::invalid_argument("--iw-limit must not be negative, got " + std::to_string(o.iw_limit));
     if (o.iw_k < 1) throw std::invalid_argument("--iw must be at least 1, got " + std::to_string(o.iw_k));
@@ -28,48 +85,15 @@ json evaluate_density(const EvalOptions& o) {
     Generator init(0);
 
     if (!o.vqvae.empty()) {
-        std::unique_ptr<VQVAE> vqvae = load_vqvae(o.vqvae, device);
-        std::unique_ptr<GatedPixelCNN> prior;
-        if (!o.prior.empty()) {  // checked before the long part
-            prior = load_prior(o.prior, device);
-            check_prior_matches(*prior, o.prior, *vqvae, o.vqvae);
-        }
-        const int64_t K = vqvae->config.num_codes;
-        double recon = 0;
-        Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
-        ProgressBar bar("VQ-VAE recon", n);
-        for (int64_t first = 0; first < n; first += chunk) {
-            int64_t m = std::min(chunk, n - first);
-            ag::NoGradGuard no_grad;
-            VQVAE::Output r = vqvae->forward(test.bits(first, m).to(device));
-            recon += r.recon.value().item() * double(m);
-            codes.narrow(0, first, m).copy_from(r.q.codes.to(Device::cpu()));
-            bar.update(first + m, m);
-        }
-        bar.finish();
-        recon /= double(n);
-        out["codes"] = K;
-        out["vqvae_recon_nats"] = recon;
-        out["vqvae_uniform_nats"] = recon + 49.0 * std::log(double(K));  // 49 codes, each -ln(1/K)
-        // code usage on the test set: how many of the K codes occur, and the perplexity of their histogram
-        {
-            std::vector<bool> used(size_t(K), false);
-            for (int64_t k : codes.to_ints()) used[size_t(k)] = true;
-            out["codes_used"] = std::count(used.begin(), used.end(), true);
-            out["perplexity"] = perplexity_of(codes, K).item();
-        }
-        if (prior) {
-            double nll = 0;
-            ProgressBar pbar("prior NLL", n);
-            for (int64_t first = 0; first < n; first += chunk) {
-                int64_t m = std::min(chunk, n - first);
-                nll += sum(prior->nll_per_image(codes.narrow(0, first, m).contiguous().to(device))).item();
-                pbar.update(first + m, m);
-            }
-            pbar.finish();
-            out["prior_nats"] = nll / double(n);
-            out["vqvae_prior_nats"] = recon + nll / double(n);
-        }
+        std::vector<std::pair<std::string, std::string>> pairs = {{o.vqvae, o.prior}};
+        pairs.insert(pairs.end(), o.more_vqvae.begin(), o.more_vqvae.end());
+        json all = json::array();
+        for (const auto& [vq, pr] : pairs) all.push_back(evaluate_vqvae(vq, pr, test, device, chunk));
+        // the first VQ-VAE's numbers under REFERENCE.md's top-level keys
+        for (const char* k : {"codes", "vqvae_recon_nats", "vqvae_uniform_nats", "codes_used", "perplexity", "prior_nats",
+                              "vqvae_prior_nats"})
+            if (all[0].contains(k)) out[k] = all[0][k];
+        out["vqvae_models"] = all;
     }
     if (!o.vae.empty()) {
         VAE vae(init);
@@ -99,29 +123,38 @@ json evaluate_density(const EvalOptions& o) {
 
 std::string format_density_table(const json& r) {
     std::string s = fmt::format("Test NLL on {} binarized Fashion-MNIST test images (lower is better)\n", r["images"].get<int64_t>());
-    s += fmt::format("{:<34} {:>12} {:>10}\n", "model", "nats/image", "bits/dim");
-    auto row = [&](const std::string& label, const char* key) {
-        if (r.contains(key)) {
-            double v = r[key].get<double>();
-            s += fmt::format("{:<34} {:>12.2f} {:>10.4f}\n", label, v, nats_to_bits_per_dim(v));
-        }
+    s += fmt::format("{:<50} {:>12} {:>10}\n", "model", "nats/image", "bits/dim");
+    auto line = [&](const std::string& label, double v) {
+        s += fmt::format("{:<50} {:>12.2f} {:>10.4f}\n", label, v, nats_to_bits_per_dim(v));
     };
-    row("VQ-VAE, uniform prior (bound)", "vqvae_uniform_nats");
-    row("VQ-VAE + PixelCNN prior (bound)", "vqvae_prior_nats");
-    row("VAE -ELBO (bound)", "vae_elbo_nats");
+    auto row = [&](const std::string& label, const json& from, const char* key) {
+        if (from.contains(key)) line(label, from[key].get<double>());
+    };
+    // one or several VQ-VAEs (older JSON has only the top-level keys)
+    json models = r.contains("vqvae_models") ? r["vqvae_models"] : json::array();
+    if (models.empty() && r.contains("vqvae_recon_nats")) {
+        json m = r;
+        m["label"] = fmt::format("VQ-VAE K = {}", r.value("codes", int64_t(512)));
+        models.push_back(m);
+    }
+    for (const json& m : models) {
+        const std::string label = m["label"].get<std::string>();
+        row(label + ", uniform prior (bound)", m, "vqvae_uniform_nats");
+        row(label + " + PixelCNN prior (bound)", m, "vqvae_prior_nats");
+    }
+    row("VAE -ELBO (bound)", r, "vae_elbo_nats");
     if (r.contains("iw_k")) {
         std::string on = r.value("iw_images", r["images"].get<int64_t>()) == r["images"].get<int64_t>()
                              ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());
-        row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), "vae_iwae_nats");
+        row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats");
     }
-    if (r.contains("vqvae_recon_nats")) {
-        s += fmt::format("  VQ-VAE (K = {}) recon NLL {:.2f} nats/image", r.value("codes", int64_t(512)),
-                         r["vqvae_recon_nats"].get<double>());
-        if (r.contains("prior_nats"))
-            s += fmt::format("; prior NLL {:.2f} nats/image = {:.3f} nats/latent", r["prior_nats"].get<double>(),
-                             r["prior_nats"].get<double>() / 49.0);
-        if (r.contains("codes_used"))
-            s += fmt::format("; {} codes used, perplexity {:.1f}", r["codes_used"].get<int64_t>(), r["perplexity"].get<double>());
+    for (const json& m : models) {
+        s += fmt::format("  {}: recon NLL {:.2f} nats/image", m["label"].get<std::string>(), m["vqvae_recon_nats"].get<double>());
+        if (m.contains("prior_nats"))
+            s += fmt::format("; prior NLL {:.2f} nats/image = {:.3f} nats/latent", m["prior_nats"].get<double>(),
+                             m["prior_nats"].get<double>() / 49.0);
+        if (m.contains("codes_used"))
+            s += fmt::format("; {} codes used, perplexity {:.1f}", m["codes_used"].get<int64_t>(), m["perplexity"].get<double>());
         s += "\n";
     }
     return s;

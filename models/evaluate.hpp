@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "data/idx.hpp"
 
@@ -12,6 +14,9 @@ namespace vq::models {
 
 struct EvalOptions {
     std::string vqvae, prior, vae;
+    // Further VQ-VAE (+ prior) pairs to put in the same table, e.g. the
+    // density preset beside the reference; a prior may be "" (none).
+    std::vector<std::pair<std::string, std::string>> more_vqvae;
     std::string data_dir = data::kDefaultDataDir;
     int64_t iw_k = 1000;     // importance samples for the VAE
     int64_t limit = 0;       // first N test images (0: all)
@@ -22,7 +27,9 @@ struct EvalOptions {
 
 // Returns the REFERENCE.md JSON object: images, vqvae_recon_nats,
 // vqvae_uniform_nats, prior_nats, vqvae_prior_nats, vae_elbo_nats,
-// vae_iwae_nats, iw_k (for the models given).
+// vae_iwae_nats, iw_k (for the models given), for the first VQ-VAE; plus
+// codes, codes_used and perplexity, and "vqvae_models": one object per
+// VQ-VAE (the first and every more_vqvae) with its label, file and the same keys.
 nlohmann::json evaluate_density(const EvalOptions& options);
 // The same numbers as a readable table with bits/dim.
 std::string format_density_table(const nlohmann::json& result);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, then trains the VQ-VAE, the
-# Gated PixelCNN prior on its codes and the VAE baseline on binarized
-# Fashion-MNIST, evaluates all of them on the test set and writes a sample
-# grid. Ends by printing the density table.
+# The main job: installs what is missing, builds, then trains the reference
+# VQ-VAE (K = 512) and the Gated PixelCNN prior on its codes, the density
+# preset's VQ-VAE and its prior (the configuration with the lowest bound,
+# README), and the VAE baseline on binarized Fashion-MNIST; evaluates all of
+# them on the test set and writes sample grids. Ends by printing the density
+# table.
 #
 #   ./scripts/main_job.sh           quick preset: 1 epoch of each model
 #   ./scripts/main_job.sh --full    the README's results: 3 epochs each, IWAE-1000
@@ -38,21 +40,31 @@ mkdir -p "$OUT"
 start=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - start )) s elapsed)"; }
 
-step "1/5 VQ-VAE, $epochs epoch(s)"
-$bin/train --model vqvae --epochs "$epochs" "${limit[@]}" --device "$DEVICE" --data "$DATA" --out "$OUT/vqvae"
-step "2/5 Gated PixelCNN prior on the VQ-VAE's codes, $epochs epoch(s)"
-$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" --epochs "$epochs" "${limit[@]}" --device "$DEVICE" --data "$DATA" --out "$OUT/prior"
-step "3/5 VAE baseline, $epochs epoch(s)"
-$bin/train --model vae --epochs "$epochs" "${limit[@]}" --device "$DEVICE" --data "$DATA" --out "$OUT/vae"
-step "4/5 sample grid"
+run=("${limit[@]}" --epochs "$epochs" --device "$DEVICE" --data "$DATA")
+
+step "1/7 VQ-VAE (reference, K = 512), $epochs epoch(s)"
+$bin/train --model vqvae "${run[@]}" --out "$OUT/vqvae"
+step "2/7 Gated PixelCNN prior on the reference VQ-VAE's codes, $epochs epoch(s)"
+$bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" "${run[@]}" --out "$OUT/prior"
+step "3/7 VQ-VAE, density preset, $epochs epoch(s)"
+$bin/train --model vqvae --preset density "${run[@]}" --out "$OUT/density/vqvae"
+step "4/7 its prior (the density preset follows from the VQ-VAE file), $epochs epoch(s)"
+$bin/train --model prior --vqvae "$OUT/density/vqvae/model.safetensors" "${run[@]}" --out "$OUT/density/prior"
+step "5/7 VAE baseline, $epochs epoch(s)"
+$bin/train --model vae "${run[@]}" --out "$OUT/vae"
+step "6/7 sample grids"
 $bin/sample --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples.png"
-step "5/5 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
+$bin/sample --vqvae "$OUT/density/vqvae/model.safetensors" --prior "$OUT/density/prior/model.safetensors" -n 32 \
+  --device "$DEVICE" --out "$OUT/samples_density.png"
+step "7/7 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
 $bin/evaluate --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" \
+  --vqvae "$OUT/density/vqvae/model.safetensors" --prior "$OUT/density/prior/model.safetensors" \
   --vae "$OUT/vae/model.safetensors" --iw "$iw" --iw-limit "$iw_limit" --device "$DEVICE" --data "$DATA" \
   --json-out "$OUT/density.json" > "$OUT/density.txt"
 echo
 echo "== done in $(( $(date +%s) - start )) s"
-echo "checkpoints: $OUT/{vqvae,prior,vae}/model.safetensors; reconstructions: $OUT/vqvae/recon.png"
-echo "sample grid: $OUT/samples.png; table as JSON: $OUT/density.json"
+echo "checkpoints: $OUT/{vqvae,prior,density/vqvae,density/prior,vae}/model.safetensors"
+echo "reconstructions: $OUT/vqvae/recon.png, $OUT/density/vqvae/recon.png"
+echo "sample grids: $OUT/samples.png (K = 512), $OUT/samples_density.png; table as JSON: $OUT/density.json"
 echo
 cat "$OUT/density.txt"

@@ -1,10 +1,12 @@
 // The VAE, the Gated PixelCNN prior and the density evaluation.
 #include <cmath>
 #include <filesystem>
+#include <tuple>
 
 #include "models/checkpoint.hpp"
 #include "models/evaluate.hpp"
 #include "models/pixelcnn.hpp"
+#include "models/pixelcnn_incremental.hpp"
 #include "models/vae.hpp"
 #include "models/vqvae.hpp"
 #include "nn/safetensors.hpp"
@@ -146,4 +148,27 @@ TEST_CASE("evaluate produces REFERENCE.md's JSON keys and a consistent table") {
     o.vae.clear();
     o.vqvae.clear();
     CHECK(message_contains([&] { models::evaluate_density(o); }, "--prior needs the --vqvae"));
+}
+
+TEST_CASE("the incremental PixelCNN gives the full forward's logits at every position") {
+    for (auto [K, C, L] : {std::tuple<int64_t, int64_t, int64_t>{5, 8, 3}, {512, 64, 10}, {2, 4, 1}}) {
+        CAPTURE(K);
+        Generator gen(uint64_t(K + C + L));
+        models::GatedPixelCNN prior(gen, {K, C, L});
+        const int64_t n = 3;
+        Tensor codes = randint({n, 7, 7}, K, gen);
+        Tensor full = prior.forward(codes).value();  // [n, K, 7, 7]
+        models::IncrementalPixelCNN inc(prior, n);
+        for (int64_t r = 0; r < 7; ++r)
+            for (int64_t c = 0; c < 7; ++c) {
+                CAPTURE(r);
+                CAPTURE(c);
+                Tensor at = inc.logits(r, c);  // [n, K]
+                CHECK_CLOSE(at, full.select(3, c).select(2, r), 1e-4, 1e-5);
+                inc.set(r, c, codes.select(2, c).select(1, r).contiguous());
+            }
+        // out of order is refused
+        models::IncrementalPixelCNN again(prior, n);
+        CHECK(message_contains([&] { again.logits(0, 1); }, "raster order"));
+    }
 }

@@ -10,8 +10,9 @@ int main(int argc, char** argv) {
     vq::models::EvalOptions o;
     bool as_json = false;
     std::string json_out;
-    app.add_option("--vqvae", o.vqvae, "VQ-VAE model.safetensors");
-    app.add_option("--prior", o.prior, "PixelCNN prior model.safetensors (needs --vqvae)");
+    std::vector<std::string> vqvaes, priors;
+    app.add_option("--vqvae", vqvaes, "VQ-VAE model.safetensors (repeat to compare several in one table)");
+    app.add_option("--prior", priors, "PixelCNN prior model.safetensors (needs --vqvae; one per --vqvae when repeated)");
     app.add_option("--vae", o.vae, "VAE model.safetensors");
     app.add_option("--iw", o.iw_k, "importance samples for the VAE's IWAE estimate")->capture_default_str();
     app.add_option("--data", o.data_dir, "directory of IDX files")->capture_default_str();
@@ -23,6 +24,15 @@ int main(int argc, char** argv) {
     app.add_option("--json-out", json_out, "also write the JSON object to this file");
     CLI11_PARSE(app, argc, argv);
     try {
+        if (!priors.empty() && priors.size() != vqvaes.size())
+            throw std::invalid_argument(fmt::format("give one --prior per --vqvae (got {} --vqvae and {} --prior)",
+                                                    vqvaes.size(), priors.size()));
+        for (size_t i = 0; i < vqvaes.size(); ++i) {
+            std::string prior = priors.empty() ? "" : priors[i];
+            if (i == 0) o.vqvae = vqvaes[i], o.prior = prior;
+            else o.more_vqvae.push_back({vqvaes[i], prior});
+        }
+        if (vqvaes.empty() && !priors.empty()) o.prior = priors[0];
         nlohmann::json result = vq::models::evaluate_density(o);
         if (!json_out.empty()) vq::nn::write_file_atomic(json_out, result.dump(2) + "\n");
         if (as_json) fmt::print("{}\n", result.dump());
