@@ -123,9 +123,9 @@ json evaluate_density(const EvalOptions& o) {
 
 std::string format_density_table(const json& r) {
     std::string s = fmt::format("Test NLL on {} binarized Fashion-MNIST test images (lower is better)\n", r["images"].get<int64_t>());
-    s += fmt::format("{:<50} {:>12} {:>10}\n", "model", "nats/image", "bits/dim");
+    s += fmt::format("{:<58} {:>12} {:>10}\n", "model", "nats/image", "bits/dim");
     auto line = [&](const std::string& label, double v) {
-        s += fmt::format("{:<50} {:>12.2f} {:>10.4f}\n", label, v, nats_to_bits_per_dim(v));
+        s += fmt::format("{:<58} {:>12.2f} {:>10.4f}\n", label, v, nats_to_bits_per_dim(v));
     };
     auto row = [&](const std::string& label, const json& from, const char* key) {
         if (from.contains(key)) line(label, from[key].get<double>());

@@ -1,20 +1,31 @@
-// compress: binary images -> .vqz, coded under the VQ-VAE + PixelCNN prior.
+// compress: binary images -> .vqz, coded under the VQ-VAE + PixelCNN prior,
+// or (--vae) a bits-back file coded under the VAE.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "codec/bits_back.hpp"
 #include "codec/io.hpp"
 #include "codec/vqz.hpp"
 #include "nn/safetensors.hpp"
 
 int main(int argc, char** argv) {
     using namespace vq;
-    CLI::App app{"Compress binarized images with the VQ-VAE + Gated PixelCNN prior (rANS)"};
-    std::string vqvae, prior, in, out, device = "cpu";
+    CLI::App app{"Compress binarized images losslessly: under the VQ-VAE + Gated PixelCNN prior (.vqz, rANS), "
+                 "or under the VAE by bits-back coding (--vae)"};
+    std::string vqvae, prior, vae, in, out, device = "cpu";
     bool lossless = false, as_json = false;
     int64_t limit = 0;
-    app.add_option("--vqvae", vqvae, "VQ-VAE model.safetensors")->required();
-    app.add_option("--prior", prior, "prior model.safetensors")->required();
+    codec::BitsBackConfig bb;
+    app.add_option("--vqvae", vqvae, "VQ-VAE model.safetensors (with --prior: the .vqz codec)");
+    app.add_option("--prior", prior, "prior model.safetensors");
+    app.add_option("--vae", vae, "VAE model.safetensors: bits-back coding (always lossless)");
+    app.add_option("--lanes", bb.lanes, "bits-back: independent stacks coded side by side")->capture_default_str()
+        ->check(CLI::Range(1, 65535));
+    app.add_option("--latent-bits", bb.latent_bits, "bits-back: 2^p buckets per latent dimension")->capture_default_str()
+        ->check(CLI::Range(1, 16));
+    app.add_option("--posterior-bits", bb.posterior_bits, "bits-back: precision of the posterior's frequencies")
+        ->capture_default_str()->check(CLI::Range(2, 24));
     app.add_option("--in", in, "IDX directory (its t10k images, deterministically binarized) or a 1-bit PNG")->required();
     app.add_option("--out", out, "output .vqz file")->required();
     app.add_flag("--lossless", lossless, "also code every pixel under the decoder's probability (exact round trip)");
@@ -23,15 +34,25 @@ int main(int argc, char** argv) {
     app.add_flag("--json", as_json, "print statistics as one JSON object");
     CLI11_PARSE(app, argc, argv);
     try {
+        if (vae.empty() == (vqvae.empty() || prior.empty()))
+            throw std::invalid_argument("give either --vqvae and --prior (the .vqz codec) or --vae (bits-back)");
         codec::BinaryImages images = codec::read_binary_images(in, limit);
-        codec::Models models(vqvae, prior, Device::parse(device));
         codec::Stats st;
-        std::string file = codec::compress(models, images.bits, lossless, images.from_png, &st);
+        std::string file;
+        if (!vae.empty()) {
+            codec::VaeModel model(vae, Device::parse(device));
+            file = codec::compress_bits_back(model, images.bits, images.from_png, bb, &st);
+            lossless = true;
+        } else {
+            codec::Models models(vqvae, prior, Device::parse(device));
+            file = codec::compress(models, images.bits, lossless, images.from_png, &st);
+        }
         nn::write_file_atomic(out, file);
         double n = double(st.images), bits = 8.0 * double(st.bytes);
-        nlohmann::json j = {{"images", st.images},
+        nlohmann::json j = {{"codec", vae.empty() ? "vqz" : "bits-back"},
+                            {"images", st.images},
                             {"bytes", st.bytes},
-                            {"header_bytes", codec::kHeaderBytes},
+                            {"header_bytes", vae.empty() ? codec::kHeaderBytes : codec::kBitsBackHeaderBytes},
                             {"bytes_per_image", double(st.bytes) / n},
                             {"bits_per_image", bits / n},
                             {"ideal_bits_per_image", st.ideal_bits / n},

@@ -1,7 +1,9 @@
-// decompress: .vqz -> binary images (an IDX directory or a 1-bit PNG, as compressed).
+// decompress: .vqz (or, with --vae, bits-back) -> binary images (an IDX directory or a
+// 1-bit PNG, as compressed). Nothing is written unless the decode checked out.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "codec/bits_back.hpp"
 #include "codec/io.hpp"
 #include "codec/vqz.hpp"
 #include "nn/safetensors.hpp"
@@ -9,17 +11,26 @@
 int main(int argc, char** argv) {
     using namespace vq;
     CLI::App app{"Decompress a .vqz file with the same VQ-VAE and prior that compressed it"};
-    std::string vqvae, prior, in, out, device = "cpu";
-    app.add_option("--vqvae", vqvae, "VQ-VAE model.safetensors")->required();
-    app.add_option("--prior", prior, "prior model.safetensors")->required();
+    std::string vqvae, prior, vae, in, out, device = "cpu";
+    app.add_option("--vqvae", vqvae, "VQ-VAE model.safetensors (with --prior: a .vqz file)");
+    app.add_option("--prior", prior, "prior model.safetensors");
+    app.add_option("--vae", vae, "VAE model.safetensors (a bits-back file)");
     app.add_option("--in", in, "input .vqz file")->required();
     app.add_option("--out", out, "output: a directory (IDX input) or a .png file (PNG input)")->required();
     app.add_option("--device", device, "cpu | cuda")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
-        codec::Models models(vqvae, prior, Device::parse(device));
+        if (vae.empty() == (vqvae.empty() || prior.empty()))
+            throw std::invalid_argument("give either --vqvae and --prior (a .vqz file) or --vae (a bits-back file)");
         codec::Stats st;
-        codec::Decoded d = codec::decompress(models, nn::read_file(in), in, &st);
+        codec::Decoded d;
+        if (!vae.empty()) {
+            codec::VaeModel model(vae, Device::parse(device));
+            d = codec::decompress_bits_back(model, nn::read_file(in), in, &st);
+        } else {
+            codec::Models models(vqvae, prior, Device::parse(device));
+            d = codec::decompress(models, nn::read_file(in), in, &st);
+        }
         codec::write_binary_images(out, d.bits, d.from_png);
         fmt::print(stderr, "{}: {} images ({}), {:.0f} images/s\n", out, st.images, d.lossless ? "lossless" : "lossy",
                    double(st.images) / st.seconds);
