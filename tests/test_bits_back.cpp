@@ -1,15 +1,20 @@
 // Bits-back coding: the ANS stack, the latent discretization, and BB-ANS
 // round trips under a small VAE with their cost and their error messages.
 #include <cmath>
+#include <filesystem>
 
 #include "codec/ans_stack.hpp"
 #include "codec/bits_back.hpp"
+#include "codec/io.hpp"
 #include "codec/rans.hpp"
+#include "data/idx.hpp"
 #include "models/checkpoint.hpp"
 #include "tests/helpers.hpp"
+#include "tests/process.hpp"
 
 using namespace vq;
 using namespace vq::testing;
+namespace fs = std::filesystem;
 
 TEST_CASE("the ANS stack pops exactly what was pushed, in reverse, at mixed precisions") {
     Generator gen(1);
@@ -117,4 +122,40 @@ TEST_CASE("a bits-back file refuses another model, damage, truncation and a wron
     CHECK(message_contains([&] { codec::decompress_bits_back(m, damaged, "d.bba"); }, "d.bba: "));
     CHECK(message_contains([&] { codec::decompress_bits_back(m, "VQZ\2" + file.substr(4), "v.bba"); }, "not a bits-back file"));
     CHECK(message_contains([&] { codec::compress_bits_back(m, bits, false, {10, 10, 2}); }, "posterior precision must be in 11..24"));
+}
+
+TEST_CASE("compress --vae and decompress --vae round-trip an IDX set with other thread counts on each side") {
+    const std::string dir = test_dir("bits_back", "tools", true);
+    const std::string vae = vae_file(dir, 8);
+    // 40 test images as their own IDX set
+    data::Dataset test = data::load_split(data::kDefaultDataDir, "t10k");
+    std::vector<uint8_t> px(test.pixels.begin(), test.pixels.begin() + 40 * 784);
+    fs::create_directories(dir + "/in");
+    data::write_idx_images(dir + "/in/t10k-images-idx3-ubyte", px, 40, 28, 28);
+    ProcessResult c = run_tool("/usr/bin/env", {"VQ_NUM_THREADS=2", tool("compress"), "--vae", vae, "--in", dir + "/in",
+                                                "--lanes", "6", "--out", dir + "/x.bba", "--json"});
+    INFO(c.output);
+    REQUIRE(c.exit_code == 0);
+    for (const char* key : {"\"codec\":\"bits-back\"", "\"images\":40", "bytes_per_image", "ideal_bits_per_image",
+                            "overhead_percent", "images_per_s"})
+        CHECK(c.output.find(key) != std::string::npos);
+    for (const char* threads : {"VQ_NUM_THREADS=1", "VQ_NUM_THREADS=2"}) {
+        CAPTURE(threads);
+        fs::remove_all(dir + "/out");
+        ProcessResult d = run_tool("/usr/bin/env", {threads, tool("decompress"), "--vae", vae, "--in", dir + "/x.bba", "--out",
+                                                    dir + "/out"});
+        INFO(d.output);
+        REQUIRE(d.exit_code == 0);
+        codec::BinaryImages back = codec::read_binary_images(dir + "/out", 0), orig = codec::read_binary_images(dir + "/in", 0);
+        CHECK(back.bits.to_vector() == orig.bits.to_vector());
+    }
+    // another VAE: a clear error, and nothing written
+    ProcessResult wrong = run_tool(tool("decompress"), {"--vae", vae_file(dir, 9), "--in", dir + "/x.bba", "--out", dir + "/w"});
+    CHECK(wrong.exit_code != 0);
+    CHECK(wrong.output.find("compressed with another model") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir + "/w"));
+    // neither codec named
+    ProcessResult none = run_tool(tool("compress"), {"--in", dir + "/in", "--out", dir + "/y"});
+    CHECK(none.exit_code != 0);
+    CHECK(none.output.find("give either --vqvae and --prior") != std::string::npos);
 }
