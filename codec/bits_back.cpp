@@ -181,7 +181,7 @@ uint64_t images_checksum(const Tensor& bits) {
     return fnv1a64(bytes);
 }
 
-std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, bool from_png, const BitsBackConfig& cfg,
+std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, InputKind kind, const BitsBackConfig& cfg,
                                Stats* stats) {
     auto t0 = std::chrono::steady_clock::now();
     check_config(cfg);
@@ -233,7 +233,7 @@ std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, bool from_png
     bar.finish();
     std::string out = "BBA";
     out.push_back(char(kBitsBackVersion));
-    out.push_back(char(from_png ? 2 : 0));
+    out.push_back(char(kind_flags(kind)));
     put_le(out, uint64_t(N), 4);
     out.push_back(char(28));
     out.push_back(char(28));
@@ -301,7 +301,7 @@ Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::st
     const LatentBuckets buckets(p);
     Decoded d;
     d.lossless = true;
-    d.from_png = flags & 2;
+    d.kind = kind_of_flags(flags, name);
     d.bits = Tensor::empty({N, 1, H, W});
     float* out = d.bits.data<float>();
     models::ProgressBar bar("decompress (bits-back)", N);

@@ -24,8 +24,8 @@
 // pseudo-random words (the first pop needs bits to take); they are counted
 // in the file size, and decoding must end with exactly them again.
 //
-// File layout (little-endian): "BBA", version (1), flags (1: bit 1 the
-// input was a PNG), image count (4), height (1), width (1), a 64-bit hash of
+// File layout (little-endian): "BBA", version (1), flags (1: bits 1-2 the
+// input's kind, as in .vqz), image count (4), height (1), width (1), a 64-bit hash of
 // the model file (8), a 64-bit checksum of the images (8), lanes (2), p (1),
 // posterior precision (1) -- 31 bytes -- then per lane its word count (4)
 // and its words (4 each).
@@ -71,7 +71,7 @@ double normal_quantile(double u);
 
 // bits: [N, 1, 28, 28] of 0/1. stats->ideal_bits is the sum over images of
 // the -ELBO at the coded latent: -log2 p(x|z) + KL(q(z|x) || N(0, I)) in bits.
-std::string compress_bits_back(VaeModel& m, const Tensor& bits, bool from_png, const BitsBackConfig& config,
+std::string compress_bits_back(VaeModel& m, const Tensor& bits, InputKind kind, const BitsBackConfig& config,
                                Stats* stats = nullptr);
 // Fails clearly (naming `name`) for another model, a damaged or truncated
 // file, and a decode that does not reproduce the checksum.

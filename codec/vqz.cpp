@@ -65,7 +65,7 @@ Models::Models(const std::string& vqvae_path, const std::string& prior_path, Dev
     hash = fnv1a64(nn::read_file(prior_path), fnv1a64(nn::read_file(vqvae_path)));
 }
 
-std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_png, Stats* stats) {
+std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind kind, Stats* stats) {
     auto t0 = std::chrono::steady_clock::now();
     if (bits_in.dim() != 4 || bits_in.size(1) != 1 || bits_in.size(2) != 28 || bits_in.size(3) != 28)
         throw std::invalid_argument("compress: expected binary images [N, 1, 28, 28], got " + bits_in.shape_str());
@@ -117,7 +117,7 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, bool from_
     bar.finish();
     std::string out = "VQZ";
     out.push_back(char(kVersion));
-    out.push_back(char((lossless ? 1 : 0) | (from_png ? 2 : 0)));
+    out.push_back(char((lossless ? 1 : 0) | kind_flags(kind)));
     put_u32(out, uint32_t(N));
     out.push_back(char(H));
     out.push_back(char(W));
@@ -146,7 +146,7 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
         throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{})", name, N, H, W));
     Decoded d;
     d.lossless = flags & 1;
-    d.from_png = flags & 2;
+    d.kind = kind_of_flags(flags, name);
     d.bits = Tensor::empty({N, 1, H, W});
     float* out = d.bits.data<float>();
     const int64_t K = m.prior->config.num_codes;

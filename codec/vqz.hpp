@@ -4,7 +4,7 @@
 // VQ-VAE + prior density bound made real.
 //
 // File layout (little-endian): "VQZ" + version (4 bytes), flags (1: bit 0
-// lossless, bit 1 the input was a PNG), image count (4), height (1), width
+// lossless, bits 1-2 the input's kind: 0 IDX directory, 1 PNG, 2 IDX file), image count (4), height (1), width
 // (1), a 64-bit hash of both model files (8) -- 19 bytes -- then one rANS
 // stream. Decode order, per chunk of kChunk images: code positions in raster
 // order (all images of the chunk at each position), then each image's pixels.
@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "codec/io.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/vqvae.hpp"
 
@@ -43,11 +44,12 @@ struct Stats {
 };
 
 // bits: [N, 1, H, W] of 0/1 (f32).
-std::string compress(Models& m, const Tensor& bits, bool lossless, bool from_png, Stats* stats = nullptr);
+std::string compress(Models& m, const Tensor& bits, bool lossless, InputKind kind, Stats* stats = nullptr);
 
 struct Decoded {
     Tensor bits;  // [N, 1, H, W]
-    bool lossless = false, from_png = false;
+    bool lossless = false;
+    InputKind kind = InputKind::IdxDirectory;  // what was compressed, so it is written back as such
 };
 // `name` is used in error messages. Fails clearly for other models or damaged files.
 Decoded decompress(Models& m, const std::string& file, const std::string& name, Stats* stats = nullptr);

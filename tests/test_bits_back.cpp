@@ -2,6 +2,7 @@
 // round trips under a small VAE with their cost and their error messages.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "codec/ans_stack.hpp"
 #include "codec/bits_back.hpp"
@@ -91,11 +92,11 @@ TEST_CASE("BB-ANS round-trips images exactly, at a cost within 1% of the coded -
         CAPTURE(p);
         codec::BitsBackConfig cfg{p, p + 8, 3};
         codec::Stats st;
-        std::string file = codec::compress_bits_back(m, bits, false, cfg, &st);
+        std::string file = codec::compress_bits_back(m, bits, codec::InputKind::IdxDirectory, cfg, &st);
         codec::Decoded back = codec::decompress_bits_back(m, file, "x.bba");
         CHECK(back.bits.to_vector() == bits.to_vector());
         CHECK(back.lossless);
-        CHECK_FALSE(back.from_png);
+        CHECK(back.kind == codec::InputKind::IdxDirectory);
         // file = header + per lane (count + words); the words are the seed plus the net cost
         const double seed_bits = 3 * 32.0 * (p + 3), framing = 8.0 * (codec::kBitsBackHeaderBytes + 3 * 4);
         const double net = 8.0 * double(st.bytes) - seed_bits - framing;
@@ -109,8 +110,8 @@ TEST_CASE("a bits-back file refuses another model, damage, truncation and a wron
     codec::VaeModel m(vae_file(dir, 5), Device::cpu()), other(vae_file(dir, 6), Device::cpu());
     Generator gen(7);
     Tensor bits = bernoulli(Tensor::full({5, 1, 28, 28}, 0.3), gen);
-    std::string file = codec::compress_bits_back(m, bits, true, {8, 16, 2});
-    CHECK(codec::decompress_bits_back(m, file, "ok.bba").from_png);
+    std::string file = codec::compress_bits_back(m, bits, codec::InputKind::Png, {8, 16, 2});
+    CHECK(codec::decompress_bits_back(m, file, "ok.bba").kind == codec::InputKind::Png);
     CHECK(message_contains([&] { codec::decompress_bits_back(other, file, "a.bba"); }, "a.bba: compressed with another model"));
     CHECK(message_contains([&] { codec::decompress_bits_back(m, file.substr(0, file.size() - 9), "t.bba"); }, "t.bba: truncated"));
     CHECK(message_contains([&] { codec::decompress_bits_back(m, file.substr(0, 20), "h.bba"); }, "shorter than its 31-byte header"));
@@ -121,7 +122,7 @@ TEST_CASE("a bits-back file refuses another model, damage, truncation and a wron
     damaged[codec::kBitsBackHeaderBytes + 4 + 5] ^= 0x40;  // a word inside the first lane
     CHECK(message_contains([&] { codec::decompress_bits_back(m, damaged, "d.bba"); }, "d.bba: "));
     CHECK(message_contains([&] { codec::decompress_bits_back(m, "VQZ\2" + file.substr(4), "v.bba"); }, "not a bits-back file"));
-    CHECK(message_contains([&] { codec::compress_bits_back(m, bits, false, {10, 10, 2}); }, "posterior precision must be in 11..24"));
+    CHECK(message_contains([&] { codec::compress_bits_back(m, bits, codec::InputKind::IdxDirectory, {10, 10, 2}); }, "posterior precision must be in 11..24"));
 }
 
 TEST_CASE("compress --vae and decompress --vae round-trip an IDX set with other thread counts on each side") {
@@ -158,4 +159,39 @@ TEST_CASE("compress --vae and decompress --vae round-trip an IDX set with other 
     ProcessResult none = run_tool(tool("compress"), {"--in", dir + "/in", "--out", dir + "/y"});
     CHECK(none.exit_code != 0);
     CHECK(none.output.find("give either --vqvae and --prior") != std::string::npos);
+}
+
+TEST_CASE("--in is recognised by content: IDX directory, IDX file (plain or gzip), PNG; the output keeps the kind") {
+    const std::string dir = test_dir("bits_back", "kinds", true);
+    const std::string gz = std::string(data::kDefaultDataDir) + "/t10k-images-idx3-ubyte.gz";
+    codec::BinaryImages from_dir = codec::read_binary_images(data::kDefaultDataDir, 5);
+    codec::BinaryImages from_gz = codec::read_binary_images(gz, 5);
+    CHECK(from_dir.kind == codec::InputKind::IdxDirectory);
+    CHECK(from_gz.kind == codec::InputKind::IdxFile);
+    CHECK(from_gz.bits.to_vector() == from_dir.bits.to_vector());
+    // a plain IDX file under a name that says nothing
+    codec::write_binary_images(dir + "/plain.bin", from_gz.bits, codec::InputKind::IdxFile);
+    codec::BinaryImages plain = codec::read_binary_images(dir + "/plain.bin", 0);
+    CHECK(plain.kind == codec::InputKind::IdxFile);
+    CHECK(plain.bits.to_vector() == from_dir.bits.to_vector());
+    codec::write_binary_images(dir + "/one.img", from_gz.bits.narrow(0, 0, 1).contiguous(), codec::InputKind::Png);
+    CHECK(codec::read_binary_images(dir + "/one.img", 0).kind == codec::InputKind::Png);
+    {
+        std::ofstream(dir + "/notes.txt") << "not an image";
+    }
+    CHECK(message_contains([&] { codec::read_binary_images(dir + "/notes.txt", 0); },
+                           "notes.txt: not a recognised input (expected an IDX directory holding t10k-images-idx3-ubyte[.gz], "
+                           "an IDX images file (plain or gzip) or a 1-bit PNG)"));
+    // through the tools: a gzip IDX file in, an IDX file out
+    const std::string vae = vae_file(dir, 10);
+    ProcessResult c = run_tool(tool("compress"), {"--vae", vae, "--in", gz, "--limit", "6", "--out", dir + "/g.bba"});
+    INFO(c.output);
+    REQUIRE(c.exit_code == 0);
+    ProcessResult d = run_tool(tool("decompress"), {"--vae", vae, "--in", dir + "/g.bba", "--out", dir + "/g.idx"});
+    INFO(d.output);
+    REQUIRE(d.exit_code == 0);
+    REQUIRE(fs::is_regular_file(dir + "/g.idx"));
+    codec::BinaryImages back = codec::read_binary_images(dir + "/g.idx", 0);
+    CHECK(back.kind == codec::InputKind::IdxFile);
+    CHECK(back.bits.to_vector() == codec::read_binary_images(gz, 6).bits.to_vector());
 }

@@ -104,7 +104,7 @@ TEST_CASE("a VQ-VAE of K = 8, D = 16 trains, saves, loads and evaluates; its pri
     codec::Models m(o.vqvae, o.prior, Device::cpu());
     Generator bits_gen(3);
     Tensor bits = bernoulli(Tensor::full({3, 1, 28, 28}, 0.3), bits_gen);
-    codec::Decoded back = codec::decompress(m, codec::compress(m, bits, true, false), "k8.vqz");
+    codec::Decoded back = codec::decompress(m, codec::compress(m, bits, true, codec::InputKind::IdxDirectory), "k8.vqz");
     CHECK(back.bits.to_vector() == bits.to_vector());
 }
 

@@ -144,14 +144,14 @@ TEST_CASE("the .vqz codec is exact in lossless mode and reports its ideal size")
     codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
     codec::BinaryImages in = codec::read_binary_images(data::kDefaultDataDir, 7);
     codec::Stats st;
-    std::string file = codec::compress(m, in.bits, true, false, &st);
+    std::string file = codec::compress(m, in.bits, true, codec::InputKind::IdxDirectory, &st);
     CHECK(st.bytes == file.size());
     CHECK(8.0 * double(file.size()) <= st.ideal_bits * 1.01 + 8.0 * (codec::kHeaderBytes + 4));
     codec::Decoded d = codec::decompress(m, file, "t.vqz");
     CHECK(d.lossless);
     CHECK(d.bits.to_vector() == in.bits.to_vector());
     // the same codes but no pixels: smaller, and the pixels are the decoder's guess
-    std::string lossy = codec::compress(m, in.bits, false, false, &st);
+    std::string lossy = codec::compress(m, in.bits, false, codec::InputKind::IdxDirectory, &st);
     CHECK(lossy.size() < file.size());
     codec::Decoded dl = codec::decompress(m, lossy, "l.vqz");
     Tensor guess = ge(sigmoid(vqvae.decode_logits(vqvae.encode(in.bits))), Tensor::scalar(0.5));
@@ -159,7 +159,7 @@ TEST_CASE("the .vqz codec is exact in lossless mode and reports its ideal size")
     CHECK(st.pixel_errors == int64_t(sum(abs(sub(guess, in.bits))).item()));
     // round trip through the IDX writer: the written pixels binarize back to the same bits
     std::string out = test_dir("codec", "idx_out");
-    codec::write_binary_images(out, d.bits, false);
+    codec::write_binary_images(out, d.bits, codec::InputKind::IdxDirectory);
     data::IdxArray back = data::read_idx(out + "/t10k-images-idx3-ubyte");
     Tensor rebits = data::binarize_deterministic(back.bytes.data(), 0, 7, 28, 28, 0);
     CHECK(rebits.to_vector() == in.bits.to_vector());
@@ -176,13 +176,13 @@ TEST_CASE("the codec refuses other models, damaged files and wrong inputs") {
     codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
     codec::Models wrong(dir + "/vqvae.safetensors", dir + "/other.safetensors", Device::cpu());
     Tensor bits = codec::read_binary_images(data::kDefaultDataDir, 2).bits;
-    std::string file = codec::compress(m, bits, true, false);
+    std::string file = codec::compress(m, bits, true, codec::InputKind::IdxDirectory);
     CHECK(message_contains([&] { codec::decompress(wrong, file, "x.vqz"); }, "x.vqz: compressed with other models"));
     CHECK(message_contains([&] { codec::decompress(m, file.substr(0, file.size() - 9), "x.vqz"); }, "x.vqz"));
     CHECK(message_contains([&] { codec::decompress(m, "GIF89a" + file, "x.vqz"); }, "not a .vqz file"));
     std::string future = file;
     future[3] = char(9);
     CHECK(message_contains([&] { codec::decompress(m, future, "x.vqz"); }, "format version 9"));
-    CHECK(message_contains([&] { codec::compress(m, Tensor::zeros({1, 1, 8, 8}), true, false); }, "[1, 1, 8, 8]"));
+    CHECK(message_contains([&] { codec::compress(m, Tensor::zeros({1, 1, 8, 8}), true, codec::InputKind::IdxDirectory); }, "[1, 1, 8, 8]"));
     CHECK(message_contains([&] { codec::read_binary_images(dir + "/missing.png", 0); }, "missing.png: not found"));
 }

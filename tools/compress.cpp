@@ -41,11 +41,11 @@ int main(int argc, char** argv) {
         std::string file;
         if (!vae.empty()) {
             codec::VaeModel model(vae, Device::parse(device));
-            file = codec::compress_bits_back(model, images.bits, images.from_png, bb, &st);
+            file = codec::compress_bits_back(model, images.bits, images.kind, bb, &st);
             lossless = true;
         } else {
             codec::Models models(vqvae, prior, Device::parse(device));
-            file = codec::compress(models, images.bits, lossless, images.from_png, &st);
+            file = codec::compress(models, images.bits, lossless, images.kind, &st);
         }
         nn::write_file_atomic(out, file);
         double n = double(st.images), bits = 8.0 * double(st.bytes);

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
             codec::Models models(vqvae, prior, Device::parse(device));
             d = codec::decompress(models, nn::read_file(in), in, &st);
         }
-        codec::write_binary_images(out, d.bits, d.from_png);
+        codec::write_binary_images(out, d.bits, d.kind);
         fmt::print(stderr, "{}: {} images ({}), {:.0f} images/s\n", out, st.images, d.lossless ? "lossless" : "lossy",
                    double(st.images) / st.seconds);
         return 0;
