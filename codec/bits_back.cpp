@@ -271,8 +271,11 @@ Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::st
                                              "decompress with the same --vae file",
                                              name, hash, m.hash));
     BitsBackConfig cfg{p, prec, L};
-    if (H != 28 || W != 28 || N <= 0 || N > (int64_t(1) << 26) || L < 1 || L > N)
+    if (H != 28 || W != 28 || N <= 0 || L < 1 || L > N)
         throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{} in {} lanes)", name, N, H, W, L));
+    // an image costs hundreds of bits; a count far beyond the file's size is damage, not data
+    if (uint64_t(N) > 8 * uint64_t(file.size()))
+        throw std::runtime_error(fmt::format("{}: corrupt header ({} images claimed in {} bytes)", name, N, file.size()));
     try {
         check_config(cfg);
     } catch (const std::invalid_argument& e) {

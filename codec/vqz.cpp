@@ -142,8 +142,11 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
     if (hash != m.hash)
         throw std::runtime_error(fmt::format("{}: compressed with other models (model hash {:016x}, these models give {:016x}); "
                                              "decompress with the same --vqvae and --prior files", name, hash, m.hash));
-    if (H != 28 || W != 28 || N <= 0 || N > (int64_t(1) << 26))
+    if (H != 28 || W != 28 || N <= 0)
         throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{})", name, N, H, W));
+    // every image codes 49 codes; a count far beyond the file's size is damage, not data
+    if (uint64_t(N) > 8 * uint64_t(file.size()))
+        throw std::runtime_error(fmt::format("{}: corrupt header ({} images claimed in {} bytes)", name, N, file.size()));
     Decoded d;
     d.lossless = flags & 1;
     d.kind = kind_of_flags(flags, name);

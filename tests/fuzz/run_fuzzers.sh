@@ -18,11 +18,28 @@ tensor_src=(tensor/shape.cpp tensor/storage.cpp tensor/tensor.cpp tensor/element
 libs=(-lopenblas -lfmt -lz -lpthread)
 clang++ "${flags[@]}" tests/fuzz/fuzz_idx.cpp data/idx.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_idx"
 clang++ "${flags[@]}" tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_safetensors"
-for target in idx safetensors; do
+# the codecs decode through the models: autograd, nn, models, data and codec sources
+codec_src=(autograd/variable.cpp autograd/ops/*.cpp nn/*.cpp optim/optimizer.cpp data/idx.cpp data/binarize.cpp data/png.cpp
+           models/blocks.cpp models/vqvae.cpp models/vae.cpp models/pixelcnn.cpp models/pixelcnn_incremental.cpp
+           models/checkpoint.cpp models/progress.cpp codec/rans.cpp codec/ans_stack.cpp codec/bits_back.cpp codec/vqz.cpp
+           codec/io.cpp)
+if [ ! -x "$out/fuzz_codec" ] || [ -n "$(find "${codec_src[@]}" "${tensor_src[@]}" tests/fuzz/fuzz_codec.cpp codec models autograd nn tensor \
+     -newer "$out/fuzz_codec" -print -quit)" ]; then
+  # the separate objects build on both cores
+  mkdir -p "$out/codec_obj"
+  printf '%s\n' tests/fuzz/fuzz_codec.cpp "${codec_src[@]}" "${tensor_src[@]}" |
+    xargs -P "$(nproc)" -I{} sh -c 'clang++ "$@" -c {} -o "'"$out"'/codec_obj/$(echo {} | tr / _).o"' _ "${flags[@]}"
+  clang++ "${flags[@]}" "$out"/codec_obj/*.o "${libs[@]}" -lpng -o "$out/fuzz_codec"
+fi
+mkdir -p "$out/corpus_codec"
+export VQ_FUZZ_SEED_DIR="$out/corpus_codec"  # fuzz_codec writes its valid seed files here
+for target in idx safetensors codec; do
   scratch="$out/corpus_$target"
   mkdir -p "$scratch"
+  seeds=("tests/fuzz/corpus/$target")
+  [ -d "${seeds[0]}" ] || seeds=()
   echo "== fuzz_$target for ${seconds}s"
   "$out/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix=tests/fuzz/crash-$target- \
-    "$scratch" "tests/fuzz/corpus/$target" 2>&1 | grep -E "^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|ERROR|SUMMARY" | tail -4
+    "$scratch" "${seeds[@]}" 2>&1 | grep -E "^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|ERROR|SUMMARY" | tail -4
 done
 echo "fuzzers: no crash"
