@@ -40,9 +40,10 @@ void write_gray_png(const std::string& path, int64_t width, int64_t height, int 
 
 }  // namespace
 
-void write_png_grid(const std::string& path, const Tensor& images_in, int64_t columns) {
+void write_png_grid(const std::string& path, const Tensor& images_in, int64_t columns, int64_t scale) {
     if (images_in.dim() != 4 || images_in.size(1) != 1)
         throw std::invalid_argument("write_png_grid: expected [N, 1, H, W] images, got " + images_in.shape_str());
+    if (scale < 1 || scale > 64) throw std::invalid_argument("write_png_grid: scale must be in 1..64, got " + std::to_string(scale));
     Tensor images = images_in.to(Device::cpu()).to(DType::F32).contiguous();
     int64_t n = images.size(0), h = images.size(2), w = images.size(3), gap = 2;
     columns = std::max<int64_t>(1, std::min(columns, n));
@@ -57,6 +58,14 @@ void write_png_grid(const std::string& path, const Tensor& images_in, int64_t co
                 float v = std::min(1.0f, std::max(0.0f, p[(k * h + y) * w + x]));
                 canvas[size_t((gap + r * (h + gap) + y) * W + gap + c * (w + gap) + x)] = uint8_t(v * 255.0f + 0.5f);
             }
+    }
+    if (scale > 1) {  // nearest neighbour: each pixel becomes a scale x scale block
+        std::vector<uint8_t> big(size_t(W * scale * H * scale));
+        for (int64_t y = 0; y < H * scale; ++y)
+            for (int64_t x = 0; x < W * scale; ++x) big[size_t(y * W * scale + x)] = canvas[size_t((y / scale) * W + x / scale)];
+        canvas.swap(big);
+        W *= scale;
+        H *= scale;
     }
     write_gray_png(path, W, H, 8, canvas, size_t(W));
 }

@@ -104,15 +104,29 @@ json evaluate_density(const EvalOptions& o) {
         const int64_t iw_n = o.iw_limit > 0 ? std::min(o.iw_limit, n) : n;
         // small image chunks keep k decoder passes per image within memory
         const int64_t iw_chunk = std::max<int64_t>(1, std::min<int64_t>(chunk, 4096 / o.iw_k));
-        ProgressBar bar(fmt::format("VAE ELBO + IWAE-{}", o.iw_k), n);
+        // Two bars, so each one's ETA extrapolates its own rate: the IWAE part
+        // (k decoder passes per image) runs far slower than the ELBO-only rest.
+        // The chunks, and so the random stream, are the same for both.
+        auto bar = std::make_unique<ProgressBar>(fmt::format("VAE ELBO + IWAE-{}", o.iw_k), iw_n);
+        int64_t rest_start = -1;  // where the ELBO-only chunks begin
         for (int64_t first = 0; first < n; first += iw_chunk) {
             int64_t m = std::min(iw_chunk, n - first);
+            if (first >= iw_n && rest_start < 0) {
+                bar->finish();
+                rest_start = first;
+                bar = std::make_unique<ProgressBar>("VAE ELBO", n - first);
+            }
             Tensor x = test.bits(first, m).to(device);
             elbo += sum(vae.negative_elbo(x, gen)).item();
-            if (first < iw_n) iwae += sum(vae.iwae_nll(x.narrow(0, 0, std::min(m, iw_n - first)), o.iw_k, gen)).item();
-            bar.update(first + m, m);
+            if (first < iw_n) {
+                int64_t k = std::min(m, iw_n - first);
+                iwae += sum(vae.iwae_nll(x.narrow(0, 0, k), o.iw_k, gen)).item();
+                bar->update(first + k, k);
+            } else {
+                bar->update(first + m - rest_start, m);
+            }
         }
-        bar.finish();
+        bar->finish();
         out["vae_elbo_nats"] = elbo / double(n);
         out["vae_iwae_nats"] = iwae / double(iw_n);
         out["iw_k"] = o.iw_k;

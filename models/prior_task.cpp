@@ -24,9 +24,10 @@ Tensor extract_codes(const VQVAE& vqvae, int64_t n, const BitsSource& bits_of, D
     return codes;
 }
 
-void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns) {
+void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
+                        int64_t scale) {
     Tensor probs = sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
-    data::write_png_grid(path, probs, columns);
+    data::write_png_grid(path, probs, columns, scale);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include "data/png.hpp"
 #include "models/task.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/vae.hpp"
@@ -94,6 +95,7 @@ private:
 };
 
 // Writes a PNG grid of images decoded from codes (decoder probabilities).
-void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns);
+void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
+                        int64_t scale = data::kDefaultGridScale);
 
 }  // namespace vq::models

@@ -102,7 +102,7 @@ void VQVAETask::write_images(const std::string& out_dir) {
     Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
     grid.narrow(0, 0, n).copy_from(x);
     grid.narrow(0, n, n).copy_from(probs);
-    data::write_png_grid(out_dir + "/recon.png", grid, n);
+    data::write_png_grid(out_dir + "/recon.png", grid, n, data::kDefaultGridScale);
 }
 
 nn::StateDict VQVAETask::extra_state() const {

@@ -127,4 +127,11 @@ TEST_CASE("PNG grids round-trip through libpng") {
     CHECK(back.at({0, 0, 2, 2}) == 1.0);   // inside the first image
     CHECK(back.at({0, 0, 2, 9}) == 0.0);   // inside the second
     CHECK(message_contains([&] { data::read_png_gray(path + ".missing"); }, "cannot open"));
+    // --scale: every pixel a 3x3 block
+    data::write_png_grid(path, img, 2, 3);
+    Tensor big = data::read_png_gray(path);
+    REQUIRE(big.shape() == Shape{1, 1, 3 * 8, 3 * 16});
+    for (int64_t y = 0; y < 24; ++y)
+        for (int64_t x = 0; x < 48; ++x) REQUIRE(big.at({0, 0, y, x}) == back.at({0, 0, y / 3, x / 3}));
+    CHECK(message_contains([&] { data::write_png_grid(path, img, 2, 0); }, "scale must be in 1..64"));
 }

@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
     using namespace vq;
     CLI::App app{"Sample images from a VQ-VAE + Gated PixelCNN prior"};
     std::string vqvae_path, prior_path, out, data_dir = data::kDefaultDataDir, device_name = "cpu";
-    int64_t n = 16, keep_rows = 0, columns = 8;
+    int64_t n = 16, keep_rows = 0, columns = 8, scale = data::kDefaultGridScale;
     double temperature = 1.0;
     uint64_t seed = 0;
     app.add_option("--vqvae", vqvae_path, "VQ-VAE model.safetensors")->required();
@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     app.add_option("--temperature", temperature, "softmax temperature")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--seed", seed, "random seed")->capture_default_str();
     app.add_option("--columns", columns, "images per grid row")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--scale", scale, "enlarge the grid this many times (nearest neighbour)")->capture_default_str()
+        ->check(CLI::Range(1, 64));
     app.add_option("--condition-top", keep_rows, "keep the top ROWS of code rows (of 7) of the first n test images, sample the rest")
         ->check(CLI::Range(0, 6));
     app.add_option("--data", data_dir, "directory of IDX files (for --condition-top)")->capture_default_str();
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
         const models::GatedPixelCNN& prior = *prior_ptr;
         if (keep_rows == 0) {
             Tensor codes = prior.sample(n, temperature, gen, device);
-            models::write_decoded_grid(vqvae, codes, device, out, columns);
+            models::write_decoded_grid(vqvae, codes, device, out, columns, scale);
         } else {
             models::TestSet test(data_dir, n);
             Tensor bits = test.bits(0, test.count);
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
             Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
             grid.narrow(0, 0, n).copy_from(bits);
             grid.narrow(0, n, n).copy_from(probs);
-            data::write_png_grid(out, grid, n);
+            data::write_png_grid(out, grid, n, scale);
         }
         fmt::print(stderr, "wrote {}\n", out);
         return 0;
