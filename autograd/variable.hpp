@@ -84,6 +84,13 @@ private:
     friend Var make_result(Tensor, std::vector<Var>, const char*, BackwardFn);
 };
 
+// sg(t) in the papers' notation: `t` enters the graph as a constant, so no
+// gradient flows back into whatever computed it. (Var(t) does the same; this
+// name says why.) The VQ-VAE's straight-through estimator and commitment loss
+// are written with it.
+inline Var stop_gradient(const Tensor& t) { return Var(t, false); }
+inline Var stop_gradient(const Var& v) { return v.detach(); }
+
 // The one way ops make outputs: records inputs and closure only when grad
 // mode is on and some input requires a gradient.
 Var make_result(Tensor value, std::vector<Var> inputs, const char* op, BackwardFn backward);

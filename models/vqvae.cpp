@@ -75,11 +75,11 @@ Quantized VectorQuantizer::quantize(const ag::Var& z_e) const {
     q.codes = codes_flat.reshape({B, h, w});
     Tensor zq = lookup(q.codes);
     // straight-through: the decoder sees z_q, the encoder receives its gradient
-    q.z_st = ag::add(z_e, ag::Var(sub(zq, ze)));
-    q.commitment = ag::mul(ag::sum(ag::square(ag::sub(z_e, ag::Var(zq)))), config.beta / double(B));
+    q.z_st = ag::add(z_e, ag::stop_gradient(sub(zq, ze)));  // z_e + sg(z_q - z_e)
+    q.commitment = ag::mul(ag::sum(ag::square(ag::sub(z_e, ag::stop_gradient(zq)))), config.beta / double(B));
     if (config.codebook == CodebookMode::Grad) {
         ag::Var zq_var = ag::permute(ag::reshape(ag::embedding(codebook, codes_flat), {B, h, w, D}), {0, 3, 1, 2});
-        q.codebook_loss = ag::mul(ag::sum(ag::square(ag::sub(ag::Var(ze), zq_var))), 1.0 / double(B));
+        q.codebook_loss = ag::mul(ag::sum(ag::square(ag::sub(ag::stop_gradient(ze), zq_var))), 1.0 / double(B));
     }
     q.num_codes = config.num_codes;
     return q;
