@@ -52,7 +52,8 @@ step "4/7 its prior (the density preset follows from the VQ-VAE file), $epochs e
 $bin/train --model prior --vqvae "$OUT/density/vqvae/model.safetensors" "${run[@]}" --out "$OUT/density/prior"
 step "5/7 VAE baseline, $epochs epoch(s)"
 $bin/train --model vae "${run[@]}" --out "$OUT/vae"
-step "6/7 sample grids"
+step "6/7 sample grids and training curves"
+for run in vqvae prior density/vqvae density/prior vae; do /usr/bin/python3 tools/plot.py "$OUT/$run" >/dev/null; done
 $bin/sample --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples.png"
 $bin/sample --vqvae "$OUT/density/vqvae/model.safetensors" --prior "$OUT/density/prior/model.safetensors" -n 32 \
   --device "$DEVICE" --out "$OUT/samples_density.png"
@@ -64,7 +65,7 @@ $bin/evaluate --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.s
 echo
 echo "== done in $(( $(date +%s) - start )) s"
 echo "checkpoints: $OUT/{vqvae,prior,density/vqvae,density/prior,vae}/model.safetensors"
-echo "reconstructions: $OUT/vqvae/recon.png, $OUT/density/vqvae/recon.png"
+echo "reconstructions: $OUT/vqvae/recon.png, $OUT/density/vqvae/recon.png; training curves: $OUT/*/curves.png"
 echo "sample grids: $OUT/samples.png (K = 512), $OUT/samples_density.png; table as JSON: $OUT/density.json"
 echo
 cat "$OUT/density.txt"
