@@ -2,7 +2,7 @@
 //
 // Training uses dynamic binarization (pixel ~ Bernoulli(x/255), fresh each
 // epoch). Test images are binarized once, by the deterministic hash rule of
-// REFERENCE.md, so every implementation sees the same bits.
+// docs/design.md, so every implementation sees the same bits.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 
 namespace vq::data {
 
-// The bit of pixel i (0..783, row-major) of image n under seed s (REFERENCE.md).
+// The bit of pixel i (0..783, row-major) of image n under seed s (docs/design.md).
 inline uint8_t test_bit(uint64_t seed, uint64_t n, uint64_t i, uint8_t x, uint64_t pixels_per_image = 784) {
     uint64_t key = (seed << 32) | (n * pixels_per_image + i);
     uint64_t u = splitmix64(key) >> 40;  // 24-bit uniform integer

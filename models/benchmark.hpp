@@ -17,7 +17,7 @@ struct BenchOptions {
     int64_t warmup = 3;
 };
 
-// One JSON object with REFERENCE.md's keys (model, device, threads, batch,
+// One JSON object with docs/design.md's keys (model, device, threads, batch,
 // step_ms, images_per_s, gflops, peak_rss_mb) plus step_gflop,
 // sgemm_peak_gflops and peak_fraction.
 nlohmann::json run_benchmark(const BenchOptions& options);

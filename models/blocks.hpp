@@ -1,4 +1,4 @@
-// The convolutional trunk shared by the VQ-VAE and the VAE (REFERENCE.md):
+// The convolutional trunk shared by the VQ-VAE and the VAE (docs/design.md):
 // the encoder's conv1..res2 and the decoder's res1..deconv2. Each model's
 // encoder/decoder derives from these and adds its own head (proj, fc, conv1),
 // so parameter names come out as `encoder.conv1.weight` with no extra level.

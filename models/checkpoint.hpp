@@ -1,4 +1,4 @@
-// Checkpoint files of a training run (REFERENCE.md): model.safetensors holds
+// Checkpoint files of a training run (docs/design.md): model.safetensors holds
 // the model's tensors only, so it stays interchangeable; train_state.safetensors
 // beside it holds optimizer moments, EMA state, the seed and the step.
 // Both are written atomically (temporary file, fsync, rename).

@@ -89,7 +89,7 @@ json evaluate_density(const EvalOptions& o) {
         pairs.insert(pairs.end(), o.more_vqvae.begin(), o.more_vqvae.end());
         json all = json::array();
         for (const auto& [vq, pr] : pairs) all.push_back(evaluate_vqvae(vq, pr, test, device, chunk));
-        // the first VQ-VAE's numbers under REFERENCE.md's top-level keys
+        // the first VQ-VAE's numbers under docs/design.md's top-level keys
         for (const char* k : {"codes", "vqvae_recon_nats", "vqvae_uniform_nats", "codes_used", "perplexity", "prior_nats",
                               "vqvae_prior_nats"})
             if (all[0].contains(k)) out[k] = all[0][k];

@@ -1,5 +1,5 @@
 // The density comparison: test NLL of whatever models are given, on the test
-// set under the deterministic binarization, in nats per image (REFERENCE.md's
+// set under the deterministic binarization, in nats per image (docs/design.md's
 // keys) and bits per dim.
 #pragma once
 
@@ -25,7 +25,7 @@ struct EvalOptions {
     uint64_t seed = 0;
 };
 
-// Returns the REFERENCE.md JSON object: images, vqvae_recon_nats,
+// Returns the docs/design.md JSON object: images, vqvae_recon_nats,
 // vqvae_uniform_nats, prior_nats, vqvae_prior_nats, vae_elbo_nats,
 // vae_iwae_nats, iw_k (for the models given), for the first VQ-VAE; plus
 // codes, codes_used and perplexity, and "vqvae_models": one object per

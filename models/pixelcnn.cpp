@@ -63,7 +63,7 @@ GatedPixelCNN::GatedPixelCNN(Generator& gen, PixelCNNConfig c)
     : config(checked(c)), embedding(c.num_codes, c.channels, gen), output(c.channels, c.num_codes, 1, 1, Conv2dParams{}, gen) {
     register_module("embedding", embedding);
     for (int64_t i = 0; i < c.layers; ++i) layers.push_back(std::make_unique<GatedLayer>(c.channels, i == 0, i > 0, gen));
-    // registered under "layers.{i}" to match REFERENCE.md's names
+    // registered under "layers.{i}" to match docs/design.md's names
     for (int64_t i = 0; i < c.layers; ++i) register_module("layers." + std::to_string(i), *layers[size_t(i)]);
     register_module("output", output);
 }

@@ -1,4 +1,4 @@
-// The Gated PixelCNN prior over 7x7 maps of VQ-VAE codes (REFERENCE.md):
+// The Gated PixelCNN prior over 7x7 maps of VQ-VAE codes (docs/design.md):
 // K = 512, 64 channels, 10 gated layers with vertical and horizontal stacks.
 // K follows the VQ-VAE the prior models; the width and depth are parameters
 // (a larger prior is one lever of the density bound).

@@ -11,7 +11,7 @@ const std::vector<Preset>& presets() {
     // The figures behind `density` are in README.md (rate-distortion study)
     // and docs/results/rd-*/rd.json.
     static const std::vector<Preset> all = {
-        {"reference", "REFERENCE.md: K = 512, D = 64, beta = 0.25, prior 64 channels x 10 layers", 512, 64, 0.25, 64, 10},
+        {"reference", "docs/design.md: K = 512, D = 64, beta = 0.25, prior 64 channels x 10 layers", 512, 64, 0.25, 64, 10},
         {"density", "the lowest VQ-VAE + prior bound of the study", 8, 64, 0.25, 64, 10},
     };
     return all;

@@ -1,4 +1,4 @@
-// Named training configurations. The reference (no preset) is REFERENCE.md's
+// Named training configurations. The reference (no preset) is docs/design.md's
 // architecture; `density` is the VQ-VAE configuration with the lowest
 // VQ-VAE + prior bound found by the rate-distortion study (README), and the
 // prior settings that go with it.

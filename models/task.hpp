@@ -31,7 +31,7 @@ struct TrainOptions {
     int64_t epochs = 1;
     int64_t steps = 0;             // if > 0, stop after this many steps in total
     int64_t batch = 128;
-    double lr = 0;                 // 0: the model's default from REFERENCE.md
+    double lr = 0;                 // 0: the model's default from docs/design.md
     uint64_t seed = 0;
     std::string device = "cpu";
     int64_t log_every = 50;        // steps between metrics lines

@@ -1,4 +1,4 @@
-// The Gaussian VAE baseline (REFERENCE.md): latent z in R^32 with a standard
+// The Gaussian VAE baseline (docs/design.md): latent z in R^32 with a standard
 // normal prior, trained on -ELBO (one reparameterised sample, analytic KL);
 // its test NLL is the importance-weighted estimate with k samples.
 #pragma once

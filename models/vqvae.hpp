@@ -1,4 +1,4 @@
-// The reference VQ-VAE (REFERENCE.md): encoder -> vector quantizer -> decoder,
+// The reference VQ-VAE (docs/design.md): encoder -> vector quantizer -> decoder,
 // K = 512 codes of D = 64, commitment beta = 0.25, codebook learned by EMA
 // with dead-code restart (or, for comparison, by the optimizer). K, D and
 // beta are parameters: the codebook size sets how many bits the 49 codes can

@@ -127,7 +127,7 @@ struct AdamConfig {
 };
 void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamConfig& c, int64_t step);
 
-// The VQ-VAE's EMA codebook step (REFERENCE.md) in three passes instead of a
+// The VQ-VAE's EMA codebook step (docs/design.md) in three passes instead of a
 // dozen ops. stats: [K, D+1] = per code, the z_e sum (first D) and the count
 // (last). Updates in place N = decay N + (1-decay) n, m = decay m + (1-decay) s,
 // usage += n, and returns e = m / ((N + eps) / (sum N + K eps) * sum N): [K, D].

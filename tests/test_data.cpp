@@ -39,7 +39,7 @@ void write_gzip(const std::string& path, const std::string& bytes) {
 
 }  // namespace
 
-TEST_CASE("the deterministic test binarization matches REFERENCE.md's vectors") {
+TEST_CASE("the deterministic test binarization matches docs/design.md's vectors") {
     data::Dataset test = data::load_split(kFashion, "t10k");
     REQUIRE(test.count == 10000);
     Tensor bits = data::binarize_deterministic(test.pixels.data(), 0, test.count, 28, 28, 0);

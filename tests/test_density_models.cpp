@@ -27,7 +27,7 @@ std::map<std::string, Shape> shapes_of(const nn::Module& m) {
 
 }  // namespace
 
-TEST_CASE("VAE and prior parameters carry REFERENCE.md's names and shapes") {
+TEST_CASE("VAE and prior parameters carry docs/design.md's names and shapes") {
     Generator gen(0);
     models::VAE vae(gen);
     auto v = shapes_of(vae);
@@ -117,7 +117,7 @@ TEST_CASE("IWAE is below the ELBO and tightens as k grows") {
     CHECK_CLOSE(vae.iwae_nll(x, 7, a, 3), vae.iwae_nll(x, 7, b, 1000), 1e-5, 1e-4);
 }
 
-TEST_CASE("evaluate produces REFERENCE.md's JSON keys and a consistent table") {
+TEST_CASE("evaluate produces docs/design.md's JSON keys and a consistent table") {
     Generator gen(7);
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen);

@@ -1,4 +1,4 @@
-// The VQ-VAE: parameter names and shapes against REFERENCE.md, the quantizer
+// The VQ-VAE: parameter names and shapes against docs/design.md, the quantizer
 // (nearest code, straight-through, EMA, dead-code restart) and a resumed
 // training run equal bit for bit to an uninterrupted one.
 #include <filesystem>
@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 
-// REFERENCE.md's VQ-VAE table, written out as (name, shape).
+// The VQ-VAE table of docs/design.md, written out as (name, shape).
 const std::map<std::string, Shape> kReferenceVQVAE = {
     {"encoder.conv1.weight", {64, 1, 4, 4}},      {"encoder.conv1.bias", {64}},
     {"encoder.conv2.weight", {128, 64, 4, 4}},    {"encoder.conv2.bias", {128}},
@@ -38,7 +38,7 @@ const std::map<std::string, Shape> kReferenceVQVAE = {
 
 }  // namespace
 
-TEST_CASE("a saved VQ-VAE holds exactly REFERENCE.md's tensors, in F32") {
+TEST_CASE("a saved VQ-VAE holds exactly the design's tensors (docs/design.md), in F32") {
     Generator gen(0);
     models::VQVAE m(gen);
     std::string path = test_dir("vqvae", "names", true) + "/model.safetensors";
@@ -96,7 +96,7 @@ TEST_CASE("straight-through: the decoder sees z_q, the encoder gets the gradient
     CHECK(out.commitment.value().item() == doctest::Approx(expect).epsilon(1e-5));
 }
 
-TEST_CASE("the EMA update follows REFERENCE.md's formulas") {
+TEST_CASE("the EMA update follows docs/design.md's formulas") {
     Generator gen(3);
     models::VQVAEConfig c;
     c.num_codes = 3;

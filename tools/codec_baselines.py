@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Standard lossless codecs on the same bits as the .vqz codec, for the README's
-comparison table: the Fashion-MNIST test set under REFERENCE.md's
+comparison table: the Fashion-MNIST test set under docs/design.md's
 deterministic binarization (recomputed here with numpy, independently of the
 C++ code), coded one image at a time and as the whole set in one image.
 
@@ -74,8 +74,8 @@ def main():
         subprocess.run(["apt-get", "install", "-y", "-q", "jbigkit-bin"], check=True, capture_output=True)
     bits = load_bits(args.data, args.limit)
     n = bits.shape[0]
-    # REFERENCE.md's test vectors: the same bits as the C++ binarization
-    assert bits[0].sum() == 144 and (n < 2 or bits[1].sum() == 403), "binarization differs from REFERENCE.md"
+    # docs/design.md's test vectors: the same bits as the C++ binarization
+    assert bits[0].sum() == 144 and (n < 2 or bits[1].sum() == 403), "binarization differs from docs/design.md"
     packed = [np.packbits(b.reshape(-1)).tobytes() for b in bits]
     whole = b"".join(packed)
     stack = bits.reshape(n * 28, 28)

@@ -5,7 +5,7 @@ in one run, on the same device, threads and batch, and prints the ratio.
     python3 tools/compare_torch.py [--device cpu|cuda] [--threads 1 2] [--batch 128]
                                    [--bench build/tools/bench] [--steps 20]
 
-The PyTorch models follow ../shared/REFERENCE.md exactly (same layers, same
+The PyTorch models follow docs/design.md exactly (same layers, same
 losses, the VQ-VAE's EMA codebook update included). The step is forward,
 backward and Adam, FP32. Not part of the test suite.
 """

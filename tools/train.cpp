@@ -1,4 +1,4 @@
-// train: fits one of the reference models (REFERENCE.md tool contract).
+// train: fits one of the reference models (docs/design.md, tool contract).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
