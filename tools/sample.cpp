@@ -1,6 +1,6 @@
 // sample: a PNG grid of images decoded from PixelCNN prior samples, or, with
 // --condition-top ROWS, test images whose top code rows are kept and the rest
-// sampled (inpainting).
+// sampled (inpainting); with all 7 rows kept, their reconstructions.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -24,8 +24,10 @@ int main(int argc, char** argv) {
     app.add_option("--columns", columns, "images per grid row")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--scale", scale, "enlarge the grid this many times (nearest neighbour)")->capture_default_str()
         ->check(CLI::Range(1, 64));
-    app.add_option("--condition-top", keep_rows, "keep the top ROWS of code rows (of 7) of the first n test images, sample the rest")
-        ->check(CLI::Range(0, 6));
+    app.add_option("--condition-top", keep_rows,
+                   "keep the top ROWS of code rows (of 7) of the first n test images, sample the rest (7: the plain "
+                   "reconstructions)")
+        ->check(CLI::Range(0, 7));
     app.add_option("--data", data_dir, "directory of IDX files (for --condition-top)")->capture_default_str();
     app.add_option("--device", device_name, "cpu | cuda")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
