@@ -19,6 +19,7 @@ struct Preset {
     std::string name, summary;
     int64_t codes, code_dim;
     double beta;
+    double vqvae_lr;  // 0: the model's default (2e-4)
     int64_t prior_channels, prior_layers;
 };
 

@@ -173,6 +173,7 @@ TEST_CASE("presets set the architecture; explicit flags win; the prior follows i
     CHECK(o.codes == density.codes);
     CHECK(o.code_dim == density.code_dim);
     CHECK(o.beta == density.beta);
+    CHECK(o.lr == density.vqvae_lr);
 
     models::TrainOptions explicit_k;
     explicit_k.model = "vqvae";
@@ -181,6 +182,12 @@ TEST_CASE("presets set the architecture; explicit flags win; the prior follows i
     models::apply_preset(explicit_k, {"--codes"});
     CHECK(explicit_k.codes == 64);
     CHECK(explicit_k.code_dim == density.code_dim);
+    models::TrainOptions explicit_lr;
+    explicit_lr.model = "vqvae";
+    explicit_lr.preset = "density";
+    explicit_lr.lr = 1e-3;
+    models::apply_preset(explicit_lr, {"--lr"});
+    CHECK(explicit_lr.lr == 1e-3);
 
     // a VQ-VAE file written by a density run carries its preset; the prior picks it up
     Generator gen(2);
@@ -199,6 +206,7 @@ TEST_CASE("presets set the architecture; explicit flags win; the prior follows i
     CHECK(p.codes == density.codes);
     CHECK(p.prior_channels == density.prior_channels);
     CHECK(p.prior_layers == 3);
+    CHECK(p.lr == 0);  // the VQ-VAE's learning rate is not the prior's
 
     models::TrainOptions bad;
     bad.preset = "fastest";

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
     auto* epochs = app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str();
     auto* steps = app.add_option("--steps", o.steps, "stop after this many steps in total (overrides --epochs)");
     app.add_option("--batch", o.batch, "batch size")->capture_default_str();
-    app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior)");
+    CLI::Option* lr = app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior; a preset may set it)");
     app.add_option("--seed", o.seed, "random seed")->capture_default_str();
     app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
     app.add_option("--init", o.init, "start from these weights (a model.safetensors)");
@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
         std::set<std::string> given;
         for (CLI::Option* opt : arch)
             if (opt->count() > 0) given.insert(opt->get_name());
+        if (lr->count() > 0) given.insert("--lr");
         if (!resume.empty()) {
             vq::models::TrainOptions saved = vq::models::load_config(resume + "/config.json");
             if (!epochs->empty()) saved.epochs = o.epochs;
