@@ -72,7 +72,7 @@ def plot(rows, vae, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     series = sorted({(r["tag"], r["epochs"]) for r in rows})
     for i, (tag, epochs) in enumerate(series):
@@ -93,7 +93,7 @@ def plot(rows, vae, path):
     ax.set_ylabel("test NLL, nats/image")
     ax.set_title("VQ-VAE rate-distortion: reconstruction vs. prior on binarized Fashion-MNIST")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     fig.savefig(path + ".tmp.png")
     os.replace(path + ".tmp.png", path)
