@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "codec/ans_stack.hpp"
+#include "codec/bytes.hpp"
 #include "codec/rans.hpp"
 #include "models/checkpoint.hpp"
 #include "models/progress.hpp"
@@ -102,15 +103,6 @@ Tensor centres_of(const std::vector<uint32_t>& idx, const LatentBuckets& b, int6
     return z;
 }
 
-void put_le(std::string& s, uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) s.push_back(char((v >> (8 * i)) & 0xff));
-}
-uint64_t get_le(const std::string& s, size_t at, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(s[at + size_t(i)])) << (8 * i);
-    return v;
-}
-
 void check_config(const BitsBackConfig& c) {
     if (c.latent_bits < 1 || c.latent_bits > 16)
         throw std::invalid_argument("bits-back: latent bits p must be in 1..16, got " + std::to_string(c.latent_bits));
@@ -119,10 +111,6 @@ void check_config(const BitsBackConfig& c) {
                                                 c.posterior_bits));
     if (c.lanes < 1 || c.lanes > 65535)
         throw std::invalid_argument("bits-back: lanes must be in 1..65535, got " + std::to_string(c.lanes));
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace

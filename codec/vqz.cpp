@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "codec/bytes.hpp"
 #include "codec/rans.hpp"
 #include "models/checkpoint.hpp"
 #include "models/pixelcnn_incremental.hpp"
@@ -31,22 +32,6 @@ std::vector<float> softmax_row(const float* logits, int64_t K, int64_t stride) {
 // Decoder pixel probabilities of a chunk on the host: [n, 1, H, W]
 Tensor pixel_probs(Models& m, const Tensor& codes) {
     return sigmoid(m.vqvae->decode_logits(codes.to(m.device))).to(Device::cpu()).contiguous();
-}
-
-void put_u32(std::string& s, uint32_t v) {
-    for (int i = 0; i < 4; ++i) s.push_back(char((v >> (8 * i)) & 0xff));
-}
-void put_u64(std::string& s, uint64_t v) {
-    for (int i = 0; i < 8; ++i) s.push_back(char((v >> (8 * i)) & 0xff));
-}
-uint64_t get_le(const std::string& s, size_t at, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= uint64_t(uint8_t(s[at + size_t(i)])) << (8 * i);
-    return v;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 }  // namespace
@@ -118,10 +103,10 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind 
     std::string out = "VQZ";
     out.push_back(char(kVersion));
     out.push_back(char((lossless ? 1 : 0) | kind_flags(kind)));
-    put_u32(out, uint32_t(N));
+    put_le(out, uint64_t(N), 4);
     out.push_back(char(H));
     out.push_back(char(W));
-    put_u64(out, m.hash);
+    put_le(out, m.hash, 8);
     out += enc.finish();
     st.bytes = out.size();
     st.seconds = seconds_since(t0);
