@@ -43,7 +43,7 @@ struct Node {
 class Var {
 public:
     Var() = default;
-    Var(Tensor value, bool requires_grad = false);  // implicit: constants mix freely with Vars
+    explicit Var(Tensor value, bool requires_grad = false);
 
     bool defined() const { return cell_ != nullptr; }
     const Tensor& value() const { return cell_->value; }

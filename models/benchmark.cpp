@@ -69,7 +69,7 @@ nlohmann::json run_benchmark(const BenchOptions& o) {
     if (o.model == "vqvae") {
         auto m = std::make_shared<VQVAE>(gen);
         m->to(device);
-        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), AdamConfig{2e-4});
+        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{2e-4});
         keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
         b.train_step = [=, &gen] {
             opt->zero_grad();
@@ -83,7 +83,7 @@ nlohmann::json run_benchmark(const BenchOptions& o) {
     } else if (o.model == "vae") {
         auto m = std::make_shared<VAE>(gen);
         m->to(device);
-        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), AdamConfig{2e-4});
+        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{2e-4});
         keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
         b.train_step = [=, &gen] {
             opt->zero_grad();
@@ -96,7 +96,7 @@ nlohmann::json run_benchmark(const BenchOptions& o) {
     } else if (o.model == "prior") {
         auto m = std::make_shared<GatedPixelCNN>(gen);
         m->to(device);
-        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), AdamConfig{3e-4});
+        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{3e-4});
         keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
         b.train_step = [=] {
             opt->zero_grad();

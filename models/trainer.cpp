@@ -100,7 +100,7 @@ int train(TrainOptions o, bool resume) {
     if (!o.init.empty() && !resume) load_model_file(model, o.init, o.model);
     model.to(device);
 
-    AdamConfig adam;
+    optim::AdamConfig adam;
     adam.lr = o.lr;
     optim::Adam opt(model.named_parameters(), adam);
 

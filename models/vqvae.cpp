@@ -1,4 +1,5 @@
 #include "models/vqvae.hpp"
+#include "models/codebook_ema.hpp"
 
 #include <cmath>
 

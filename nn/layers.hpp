@@ -53,15 +53,4 @@ public:
     Conv2d conv1, conv2;
 };
 
-// Activations as modules, for code that composes layers generically.
-struct ReLU {
-    ag::Var forward(const ag::Var& x) const { return ag::relu(x); }
-};
-struct Tanh {
-    ag::Var forward(const ag::Var& x) const { return ag::tanh(x); }
-};
-struct Sigmoid {
-    ag::Var forward(const ag::Var& x) const { return ag::sigmoid(x); }
-};
-
 }  // namespace vq::nn

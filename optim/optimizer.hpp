@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nn/module.hpp"
+#include "optim/adam_step.hpp"
 
 namespace vq::optim {
 

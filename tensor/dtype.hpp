@@ -53,17 +53,19 @@ template <typename Fn> decltype(auto) dispatch_floating(DType d, const char* op,
 
 enum class DeviceType : uint8_t { CPU, CUDA };
 
+// One GPU per process: the CUDA device is the process's current one (rank
+// programs pick theirs with CUDA_VISIBLE_DEVICES or cudaSetDevice), so a
+// Device needs no index.
 struct Device {
     DeviceType type = DeviceType::CPU;
-    int index = 0;
 
     static Device cpu() { return {}; }
-    static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
+    static Device cuda() { return {DeviceType::CUDA}; }
     bool is_cuda() const { return type == DeviceType::CUDA; }
     bool is_cpu() const { return type == DeviceType::CPU; }
     bool operator==(const Device&) const = default;
-    std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
-    // Parses "cpu", "cuda" or "cuda:N"; throws naming the bad text.
+    std::string str() const { return is_cpu() ? "cpu" : "cuda"; }
+    // Parses "cpu" or "cuda"; throws naming the bad text.
     static Device parse(const std::string& text);
 };
 

@@ -14,7 +14,7 @@ namespace vq {
 
 const char* op_name(UnaryOp op) {
     static const char* names[] = {"neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt",
-                                  "abs", "square", "softplus", "log1p", "sign", "step"};
+                                  "abs", "square", "softplus", "log1p", "sign"};
     return names[int(op)];
 }
 const char* op_name(BinaryOp op) {
@@ -58,7 +58,6 @@ template <typename T> static inline T apply_unary(UnaryOp op, T x) {
         case UnaryOp::Softplus: return (x > 0 ? x : T(0)) + std::log1p(std::exp(-std::abs(x)));
         case UnaryOp::Log1p: return std::log1p(x);
         case UnaryOp::Sign: return T((x > 0) - (x < 0));
-        case UnaryOp::Step: return x > 0 ? T(1) : T(0);
     }
     return x;
 }
@@ -117,7 +116,6 @@ Tensor unary(UnaryOp op, const Tensor& x) {
             VQ_UNARY_CASE(Neg) VQ_UNARY_CASE(Exp) VQ_UNARY_CASE(Log) VQ_UNARY_CASE(Tanh)
             VQ_UNARY_CASE(Sigmoid) VQ_UNARY_CASE(Relu) VQ_UNARY_CASE(Sqrt) VQ_UNARY_CASE(Abs)
             VQ_UNARY_CASE(Square) VQ_UNARY_CASE(Softplus) VQ_UNARY_CASE(Log1p) VQ_UNARY_CASE(Sign)
-            VQ_UNARY_CASE(Step)
 #undef VQ_UNARY_CASE
         }
     });

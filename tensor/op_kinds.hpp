@@ -5,7 +5,6 @@ namespace vq {
 
 enum class UnaryOp {
     Neg, Exp, Log, Tanh, Sigmoid, Relu, Sqrt, Abs, Square, Softplus, Log1p, Sign,
-    Step,  // 1 where x > 0 else 0 (the Heaviside step; ReLU's backward uses BinaryOp::ReluGrad)
 };
 enum class BinaryOp {
     Add, Sub, Mul, Div, Pow, Max, Min, Eq, Ne, Lt, Le, Gt, Ge,

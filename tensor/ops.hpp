@@ -117,22 +117,7 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx, const Ten
 }  // namespace vq
 
 namespace vq {
-// ---------------------------------------------------------------- fused optimizer updates
-// One Adam/AdamW step on contiguous tensors of one shape, in place (PyTorch's
-// formulas). `step` counts from 1. decoupled = AdamW (p *= 1 - lr wd);
-// otherwise weight decay is added to the gradient (L2).
-struct AdamConfig {
-    double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
-    bool decoupled = false;
-};
-void adam_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamConfig& c, int64_t step);
-
-// The VQ-VAE's EMA codebook step (docs/design.md) in three passes instead of a
-// dozen ops. stats: [K, D+1] = per code, the z_e sum (first D) and the count
-// (last). Updates in place N = decay N + (1-decay) n, m = decay m + (1-decay) s,
-// usage += n, and returns e = m / ((N + eps) / (sum N + K eps) * sum N): [K, D].
-Tensor codebook_ema_(Tensor& count, Tensor& sums, Tensor& usage, const Tensor& stats, double decay, double eps);
-
+// ---------------------------------------------------------------- fused model kernels
 // The Gated PixelCNN's gate in one pass: a: [B, 2C, *] -> [B, C, *] =
 // tanh(a[:, :C]) * sigmoid(a[:, C:]). The backward takes g: [B, C, *] and
 // gives da: [B, 2C, *] = [g s (1 - t^2), g t s (1 - s)], recomputing t and s

@@ -12,14 +12,11 @@ namespace vq {
 
 Device Device::parse(const std::string& text) {
     if (text == "cpu") return cpu();
-    if (text == "cuda") return cuda(0);
-    if (text.rfind("cuda:", 0) == 0) {
-        try {
-            return cuda(std::stoi(text.substr(5)));
-        } catch (const std::exception&) {
-        }
-    }
-    throw std::invalid_argument("unknown device '" + text + "': expected cpu, cuda or cuda:N");
+    if (text == "cuda") return cuda();
+    if (text.rfind("cuda:", 0) == 0)
+        throw std::invalid_argument("device '" + text + "': a process uses one GPU, given as 'cuda'; "
+                                    "choose which with CUDA_VISIBLE_DEVICES");
+    throw std::invalid_argument("unknown device '" + text + "': expected cpu or cuda");
 }
 
 void check_defined(const Tensor& t, const char* op) {

@@ -128,7 +128,7 @@ TEST_CASE("an out-of-range index on the GPU is reported at the next synchronisat
 TEST_CASE("Adam on the GPU matches the CPU") {
     Generator gen(25);
     Tensor p0 = random_tensor({300}, gen, DType::F32), g = random_tensor({300}, gen, DType::F32);
-    AdamConfig c;
+    optim::AdamConfig c;
     c.lr = 1e-2;
     c.weight_decay = 0.1;
     c.decoupled = true;
@@ -136,8 +136,8 @@ TEST_CASE("Adam on the GPU matches the CPU") {
     Tensor pg = p0.to(kGpu), mg = Tensor::zeros({300}, DType::F32, kGpu), vg = Tensor::zeros({300}, DType::F32, kGpu);
     Tensor gg = g.to(kGpu);
     for (int64_t step = 1; step <= 3; ++step) {
-        adam_step_(pc, g, mc, vc, c, step);
-        adam_step_(pg, gg, mg, vg, c, step);
+        optim::adam_step_(pc, g, mc, vc, c, step);
+        optim::adam_step_(pg, gg, mg, vg, c, step);
     }
     CHECK_CLOSE(pg.to(Device::cpu()), pc, 1e-5, 1e-6);
 }
@@ -147,7 +147,7 @@ TEST_CASE("a whole VQ-VAE training step on CUDA matches the CPU step") {
     models::VQVAE cpu(g1), gpu(g2);
     gpu.to(kGpu);
     Tensor x = bernoulli(Tensor::full({16, 1, 28, 28}, 0.3), data);
-    optim::Adam oc(cpu.named_parameters(), AdamConfig{2e-4}), og(gpu.named_parameters(), AdamConfig{2e-4});
+    optim::Adam oc(cpu.named_parameters(), optim::AdamConfig{2e-4}), og(gpu.named_parameters(), optim::AdamConfig{2e-4});
     models::VQVAE::Output a = cpu.forward(x), b = gpu.forward(x.to(kGpu));
     CHECK(b.q.codes.to_ints() == a.q.codes.to_ints());
     CHECK(b.loss.value().item() == doctest::Approx(a.loss.value().item()).epsilon(1e-3));

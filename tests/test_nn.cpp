@@ -116,7 +116,7 @@ TEST_CASE("Adam matches hand-computed steps; AdamW decays decoupled") {
     // p1 = 0.9000000005, p2 = 0.8004122286917927, p3 = 0.7015862729460302.
     for (bool decoupled : {false, true}) {
         ag::Var p(Tensor::ones({1}, DType::F64), true);
-        AdamConfig c;
+        optim::AdamConfig c;
         c.lr = 0.1;
         c.decoupled = decoupled;
         c.weight_decay = decoupled ? 0.5 : 0.0;
@@ -156,7 +156,7 @@ TEST_CASE("clip_grad_norm scales to the max norm and reports the old norm") {
 
 TEST_CASE("Adam state round-trips through a state dict") {
     ag::Var p(Tensor::ones({3}), true), q(Tensor::ones({3}), true);
-    AdamConfig c;
+    optim::AdamConfig c;
     optim::Adam a({{"w", p}}, c), b({{"w", q}}, c);
     for (int i = 0; i < 3; ++i) {
         a.zero_grad();
@@ -253,7 +253,7 @@ TEST_CASE("a small conv net trained with Adam learns a toy task") {
     // with noise. A wrong gradient anywhere in the stack cannot reach the bar.
     Generator gen(6);
     TinyNet net(gen);
-    optim::Adam opt(net.named_parameters(), AdamConfig{3e-3});
+    optim::Adam opt(net.named_parameters(), optim::AdamConfig{3e-3});
     auto batch = [&](int64_t n, Tensor& labels) {
         Tensor x = rand_normal({n, 1, 8, 8}, 0.0, 0.3, gen);
         labels = randint({n}, 2, gen);

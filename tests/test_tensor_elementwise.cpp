@@ -21,14 +21,13 @@ static double ref_unary(UnaryOp op, double x) {
         case UnaryOp::Softplus: return std::log(1.0 + std::exp(x));
         case UnaryOp::Log1p: return std::log(1.0 + x);
         case UnaryOp::Sign: return x > 0 ? 1 : (x < 0 ? -1 : 0);
-        case UnaryOp::Step: return x > 0 ? 1 : 0;
     }
     return 0;
 }
 
 static const UnaryOp kUnary[] = {UnaryOp::Neg, UnaryOp::Exp, UnaryOp::Log, UnaryOp::Tanh, UnaryOp::Sigmoid,
                                  UnaryOp::Relu, UnaryOp::Sqrt, UnaryOp::Abs, UnaryOp::Square, UnaryOp::Softplus,
-                                 UnaryOp::Log1p, UnaryOp::Sign, UnaryOp::Step};
+                                 UnaryOp::Log1p, UnaryOp::Sign};
 
 static Tensor ref_unary_tensor(UnaryOp op, const Tensor& x) {
     std::vector<double> v = x.to_vector();
