@@ -1,194 +1,18 @@
-// conv2d and conv_transpose2d as im2col/col2im + GEMM, per chunk of images, on
-// reused thread-local scratch buffers; the batch is split across the CPU pool.
-// The naive kernels in conv_naive.cpp are the oracle these are tested against.
-#include <algorithm>
+// conv2d, its two gradients and conv_transpose2d: argument checks, output
+// shapes, and the one place where each op picks its CPU kernel
+// (conv_cpu.cpp) or its CUDA kernel (below, calling cuda/). The naive
+// kernels in conv_naive.cpp are the oracle both are tested against.
 #include <string>
-#include <vector>
 
 #include "cuda/backend.hpp"
 #include "tensor/blas.hpp"
-#include "tensor/ops.hpp"
-#include "tensor/parallel.hpp"
+#include "tensor/conv_kernels.hpp"
 
 namespace vq {
 
+using conv::ConvGeometry;
+
 namespace {
-
-struct ConvGeometry {
-    int64_t C, H, W;     // input channels and size (the "image" side)
-    int64_t kh, kw;
-    int64_t Ho, Wo;      // output size (the "column" side)
-    Conv2dParams p;
-    int64_t rows() const { return C * kh * kw; }
-    int64_t cols() const { return Ho * Wo; }
-    // one input plane with its zero padding: padded_w() wide, plane_size() in all
-    int64_t padded_w() const { return W + 2 * p.pad_w; }
-    int64_t plane_size() const { return (H + 2 * p.pad_h) * padded_w(); }
-    bool is_pointwise() const {
-        return kh == 1 && kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
-    }
-};
-
-// Three scratch buffers per thread (columns, a channel-major copy of
-// activations, one channel's padded planes), grown on demand and never
-// shrunk: convs ask for the same few sizes every step.
-template <typename T> T* scratch(int slot, size_t count) {
-    thread_local std::vector<char> buffers[3];
-    std::vector<char>& b = buffers[slot];
-    if (b.size() < count * sizeof(T)) b.resize(count * sizeof(T));
-    return reinterpret_cast<T*>(b.data());
-}
-
-// Images per GEMM: as many as fit a column buffer of 2^19 elements (2 MB in
-// f32). Batching makes the GEMMs large enough for BLAS to run near its peak;
-// the cap bounds memory (two such buffers per pool thread) and keeps the
-// buffer and BLAS's packed copy of it near the core: against 4 MB, every
-// model's bench step was 5-10% faster at 1 thread (1 MB was no better).
-int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
-    const int64_t budget = int64_t(1) << 19;  // elements
-    return std::max<int64_t>(1, std::min<int64_t>(N, budget / std::max<int64_t>(1, g.rows() * g.cols())));
-}
-
-// The copies in this file move runs of 7 to 196 values. GCC would turn their
-// loops (and std::copy/fill) into memmove/memset calls that cost more than such
-// a copy (10% of a PixelCNN step, 5% of a VQ-VAE step), so they are plain
-// loops compiled without that pattern.
-#if defined(__GNUC__) && !defined(__clang__)
-#define VQ_NO_MEMCPY_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define VQ_NO_MEMCPY_CALLS
-#endif
-
-// a: [n, C, L] <-> b: [C, n*L] (channel-major), the layout the batched GEMMs use
-template <typename T> VQ_NO_MEMCPY_CALLS void to_channel_major(const T* a, int64_t n, int64_t C, int64_t L, T* b) {
-    for (int64_t j = 0; j < n; ++j)
-        for (int64_t c = 0; c < C; ++c) {
-            const T* src = a + (j * C + c) * L;
-            T* dst = b + c * n * L + j * L;
-            for (int64_t i = 0; i < L; ++i) dst[i] = src[i];
-        }
-}
-// (with bias [C], the conv's bias is added in the same pass)
-template <typename T>
-VQ_NO_MEMCPY_CALLS void from_channel_major(const T* b, int64_t n, int64_t C, int64_t L, T* a, const T* bias = nullptr) {
-    for (int64_t j = 0; j < n; ++j)
-        for (int64_t c = 0; c < C; ++c) {
-            const T* src = b + c * n * L + j * L;
-            T* dst = a + (j * C + c) * L;
-            if (bias) {
-                const T bc = bias[c];
-                for (int64_t i = 0; i < L; ++i) dst[i] = src[i] + bc;
-            } else {
-                for (int64_t i = 0; i < L; ++i) dst[i] = src[i];
-            }
-        }
-}
-
-// Rows here are short (7 to 28 values). WO and S, when not 0, fix the row
-// width and stride at compile time for the shapes the reference models use,
-// so that each row is straight-line code rather than a short loop.
-//
-// Both directions work one channel at a time on the n images' zero-padded
-// planes ([n, H + 2 pad_h, W + 2 pad_w], a few KB that stay in L1): every
-// kernel offset then reads a plain window with no bounds tests, and each
-// column row is written (or read) as one contiguous stream over the images.
-// (Image-major order wrote 49-value pieces of 9 rows 3.5 KB apart and ran
-// about 1.5x as long.)
-
-// x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
-template <typename T, int64_t WO, int64_t S>
-VQ_NO_MEMCPY_CALLS void im2col_rows(const T* x, const ConvGeometry& g, int64_t n, T* cols, T* planes) {
-    const int64_t ph = g.p.pad_h, pw = g.p.pad_w, Wp = g.padded_w(), P = g.plane_size();
-    const int64_t ld = n * g.cols(), row_step = g.p.stride_h * Wp;
-    const int64_t wo = WO ? WO : g.Wo, s = S ? S : g.p.stride_w;
-    const bool padded = ph > 0 || pw > 0;
-    if (padded)
-        for (int64_t i = 0; i < n * P; ++i) planes[i] = T(0);  // borders stay zero for every channel
-    for (int64_t c = 0; c < g.C; ++c) {
-        const T* base = x + c * g.H * g.W;
-        int64_t image_step = g.C * g.H * g.W;
-        if (padded) {
-            for (int64_t j = 0; j < n; ++j)
-                for (int64_t h = 0; h < g.H; ++h) {
-                    const T* src = x + ((j * g.C + c) * g.H + h) * g.W;
-                    T* dst = planes + j * P + (h + ph) * Wp + pw;
-                    for (int64_t w = 0; w < g.W; ++w) dst[w] = src[w];
-                }
-            base = planes;
-            image_step = P;
-        }
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-            for (int64_t kj = 0; kj < g.kw; ++kj) {
-                T* out = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                for (int64_t j = 0; j < n; ++j) {
-                    const T* in = base + j * image_step + ki * Wp + kj;  // (oh, ow) reads in[oh * row_step + ow * s]
-                    for (int64_t oh = 0; oh < g.Ho; ++oh, out += wo, in += row_step)
-                        for (int64_t ow = 0; ow < wo; ++ow) out[ow] = in[ow * s];
-                }
-            }
-    }
-}
-
-// cols: [C*kh*kw, n*Ho*Wo] -> x: [n, C, H, W], summing overlaps in kernel
-// order (ki, kj) on zeroed padded planes, then keeping their interiors
-template <typename T, int64_t WO, int64_t S>
-VQ_NO_MEMCPY_CALLS void col2im_rows(const T* cols, const ConvGeometry& g, int64_t n, T* x, T* planes) {
-    const int64_t ph = g.p.pad_h, pw = g.p.pad_w, Wp = g.padded_w(), P = g.plane_size();
-    const int64_t ld = n * g.cols(), row_step = g.p.stride_h * Wp;
-    const int64_t wo = WO ? WO : g.Wo, s = S ? S : g.p.stride_w;
-    for (int64_t c = 0; c < g.C; ++c) {
-        for (int64_t i = 0; i < n * P; ++i) planes[i] = T(0);
-        for (int64_t ki = 0; ki < g.kh; ++ki)
-            for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T* in = cols + ((c * g.kh + ki) * g.kw + kj) * ld;
-                for (int64_t j = 0; j < n; ++j) {
-                    T* out = planes + j * P + ki * Wp + kj;
-                    for (int64_t oh = 0; oh < g.Ho; ++oh, in += wo, out += row_step)
-                        for (int64_t ow = 0; ow < wo; ++ow) out[ow * s] += in[ow];
-                }
-            }
-        for (int64_t j = 0; j < n; ++j)
-            for (int64_t h = 0; h < g.H; ++h) {
-                const T* src = planes + j * P + (h + ph) * Wp + pw;
-                T* dst = x + ((j * g.C + c) * g.H + h) * g.W;
-                for (int64_t w = 0; w < g.W; ++w) dst[w] = src[w];
-            }
-    }
-}
-
-// Picks the compile-time row shape: (7, 1) and (8, 1) for the 7x7 latent
-// maps, (14, 1) for 14x14 ones, (7, 2) and (14, 2) for the stride-2 convs;
-// anything else runs the generic body.
-template <typename T, typename F> void with_row_shape(const ConvGeometry& g, F f) {
-    const int64_t wo = g.Wo, s = g.p.stride_w;
-    if (wo == 7 && s == 1) return f.template operator()<7, 1>();
-    if (wo == 8 && s == 1) return f.template operator()<8, 1>();
-    if (wo == 7 && s == 2) return f.template operator()<7, 2>();
-    if (wo == 14 && s == 2) return f.template operator()<14, 2>();
-    if (wo == 14 && s == 1) return f.template operator()<14, 1>();
-    return f.template operator()<0, 0>();
-}
-
-// the n padded planes of one channel
-template <typename T> T* plane_scratch(const ConvGeometry& g, int64_t n) {
-    return scratch<T>(2, size_t(n * g.plane_size()));
-}
-
-template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n, T* cols) {
-    if (g.is_pointwise()) return to_channel_major(x, n, g.C, g.cols(), cols);  // 1x1: whole rows move
-    T* planes = plane_scratch<T>(g, n);
-    with_row_shape<T>(g, [&]<int64_t WO, int64_t S>() { im2col_rows<T, WO, S>(x, g, n, cols, planes); });
-}
-
-template <typename T> void col2im(const T* cols, const ConvGeometry& g, int64_t n, T* x) {
-    if (g.is_pointwise()) return from_channel_major(cols, n, g.C, g.cols(), x);
-    T* planes = plane_scratch<T>(g, n);
-    with_row_shape<T>(g, [&]<int64_t WO, int64_t S>() { col2im_rows<T, WO, S>(cols, g, n, x, planes); });
-}
-
-cuda::ConvShape cuda_shape(int64_t N, const ConvGeometry& g) {
-    return {N, g.C, g.H, g.W, g.kh, g.kw, g.Ho, g.Wo, g.p.stride_h, g.p.stride_w, g.p.pad_h, g.p.pad_w};
-}
 
 int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad) { return (in + 2 * pad - k) / stride + 1; }
 
@@ -210,97 +34,34 @@ void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& bias, con
         throw std::invalid_argument(shape_error(op, "bias must be 1-D with one entry per output channel", w.shape(), bias.shape()));
 }
 
-template <typename T> void add_channel_bias(T* y, const T* b, int64_t N, int64_t C, int64_t HW) {
-    for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = 0; c < C; ++c) {
-            T* p = y + (n * C + c) * HW;
-            for (int64_t i = 0; i < HW; ++i) p[i] += b[c];
-        }
-}
-
-// The shared core of conv2d_input_grad and conv_transpose2d:
-// gy: [N, O, Ho, Wo], w: [O, C, kh, kw] -> out: [N, C, H, W] = col2im(W^T @ gy[n]).
-Tensor transposed_conv_core(const Tensor& gy_in, const Tensor& w_in, int64_t H, int64_t W, const Conv2dParams& p) {
+// gy: [N, O, Ho, Wo], w: [O, C, kh, kw] -> [N, C, H, W]; shared by
+// conv2d_input_grad and conv_transpose2d
+Tensor transposed_conv(const Tensor& gy_in, const Tensor& w_in, int64_t H, int64_t W, const Conv2dParams& p) {
     Tensor gy = gy_in.contiguous(), w = w_in.contiguous();
-    int64_t N = gy.size(0), O = w.size(0);
     ConvGeometry g{w.size(1), H, W, w.size(2), w.size(3), gy.size(2), gy.size(3), p};
-    Tensor out = Tensor::empty({N, g.C, H, W}, gy.dtype(), gy.device());
-    if (gy.is_cuda()) {
-        // dcols[n] = W^T gy[n] for all n in one batched GEMM, then col2im
-        Tensor cols = g.is_pointwise() ? out : Tensor::empty({N, g.rows(), g.cols()}, gy.dtype(), gy.device());
-        blas::count_flops(g.rows(), g.cols(), O, N);
-        cuda::gemm(gy.dtype(), true, false, g.rows(), g.cols(), O, 1.0, w.raw_data(), g.rows(), 0, gy.raw_data(), g.cols(),
-                   O * g.cols(), 0.0, cols.raw_data(), g.cols(), g.rows() * g.cols(), N);
-        if (!g.is_pointwise()) cuda::col2im(gy.dtype(), cols.raw_data(), out.raw_data(), cuda_shape(N, g));
-        return out;
-    }
-    dispatch_floating(gy.dtype(), "conv", [&]<typename T>() {
-        // per chunk of images: dcols [CKK, n*L] = W^T [CKK, O] @ gy [O, n*L], then col2im
-        const T* pw = w.data<T>();
-        const T* pg = gy.data<T>();
-        T* po = out.data<T>();
-        const int64_t chunk = images_per_chunk(g, N), L = g.cols();
-        parallel_for(N, 1, [&](int64_t, int64_t b0, int64_t b1) {
-            for (int64_t n0 = b0; n0 < b1; n0 += chunk) {
-                const int64_t n = std::min(chunk, b1 - n0);
-                T* gy_cm = scratch<T>(1, size_t(O * n * L));
-                to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
-                T* cols = scratch<T>(0, size_t(g.rows() * n * L));
-                blas::gemm<T>(true, false, g.rows(), n * L, O, T(1), pw, g.rows(), gy_cm, n * L, T(0), cols, n * L);
-                col2im(cols, g, n, po + n0 * g.C * H * W);
-            }
-        });
-    });
+    Tensor out = Tensor::empty({gy.size(0), g.C, H, W}, gy.dtype(), gy.device());
+    if (gy.is_cuda()) conv::transposed_conv_cuda(gy, w, g, out);
+    else conv::transposed_conv_cpu(gy, w, g, out);
     return out;
 }
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, const Conv2dParams& p) {
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, const Conv2dParams& p) {
     check_conv_params(p, "conv2d");
-    check_conv_inputs(x_in, w_in, bias, "conv2d", w_in.dim() == 4 ? w_in.size(0) : 0);
+    check_conv_inputs(x_in, w_in, bias_in, "conv2d", w_in.dim() == 4 ? w_in.size(0) : 0);
     if (x_in.size(1) != w_in.size(1))
         throw std::invalid_argument(shape_error("conv2d", "input channels (dim 1) differ", x_in.shape(), w_in.shape()));
     Tensor x = x_in.contiguous(), w = w_in.contiguous();
-    int64_t N = x.size(0), O = w.size(0);
+    Tensor bias = bias_in.defined() ? bias_in.contiguous() : Tensor();
     int64_t Ho = conv_out_size(x.size(2), w.size(2), p.stride_h, p.pad_h);
     int64_t Wo = conv_out_size(x.size(3), w.size(3), p.stride_w, p.pad_w);
     if (Ho <= 0 || Wo <= 0)
         throw std::invalid_argument(shape_error("conv2d", "kernel larger than the padded input", x.shape(), w.shape()));
     ConvGeometry g{x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), Ho, Wo, p};
-    Tensor y = Tensor::empty({N, O, Ho, Wo}, x.dtype(), x.device());
-    if (x.is_cuda()) {
-        // y[n] = W cols[n] for all n in one batched GEMM (W shared: stride 0)
-        Tensor cols = x;
-        if (!g.is_pointwise()) {
-            cols = Tensor::empty({N, g.rows(), g.cols()}, x.dtype(), x.device());
-            cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), false);
-        }
-        blas::count_flops(O, g.cols(), g.rows(), N);
-        cuda::gemm(x.dtype(), false, false, O, g.cols(), g.rows(), 1.0, w.raw_data(), g.rows(), 0, cols.raw_data(), g.cols(),
-                   g.rows() * g.cols(), 0.0, y.raw_data(), g.cols(), O * g.cols(), N);
-        if (bias.defined()) cuda::add_channel_bias(x.dtype(), y.raw_data(), bias.contiguous().raw_data(), N, O, Ho * Wo);
-        return y;
-    }
-    dispatch_floating(x.dtype(), "conv2d", [&]<typename T>() {
-        // per chunk of images: y [O, n*L] = W [O, CKK] @ cols [CKK, n*L], then back to [n, O, L]
-        const T* px = x.data<T>();
-        const T* pw = w.data<T>();
-        T* py = y.data<T>();
-        const Tensor b = bias.defined() ? bias.contiguous() : Tensor();
-        const T* pb = b.defined() ? b.data<T>() : nullptr;
-        const int64_t chunk = images_per_chunk(g, N), L = g.cols();
-        parallel_for(N, 1, [&](int64_t, int64_t b0, int64_t b1) {
-            for (int64_t n0 = b0; n0 < b1; n0 += chunk) {
-                const int64_t n = std::min(chunk, b1 - n0);
-                T* cols = scratch<T>(0, size_t(g.rows() * n * L));
-                im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
-                T* y_cm = scratch<T>(1, size_t(O * n * L));
-                blas::gemm<T>(false, false, O, n * L, g.rows(), T(1), pw, g.rows(), cols, n * L, T(0), y_cm, n * L);
-                from_channel_major(y_cm, n, O, L, py + n0 * O * L, pb);
-            }
-        });
-    });
+    Tensor y = Tensor::empty({x.size(0), w.size(0), Ho, Wo}, x.dtype(), x.device());
+    if (x.is_cuda()) conv::conv2d_cuda(x, w, bias, g, y);
+    else conv::conv2d_cpu(x, w, bias, g, y);
     return y;
 }
 
@@ -310,7 +71,7 @@ Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Shape& input_s
     if (input_shape.size() != 4 || gy.size(1) != w.size(0))
         throw std::invalid_argument(shape_error("conv2d_input_grad", "grad channels must match weight dim 0",
                                                 gy.shape(), w.shape()));
-    return transposed_conv_core(gy, w, input_shape[2], input_shape[3], p);
+    return transposed_conv(gy, w, input_shape[2], input_shape[3], p);
 }
 
 Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& weight_shape, const Conv2dParams& p) {
@@ -320,55 +81,16 @@ Tensor conv2d_weight_grad(const Tensor& x_in, const Tensor& gy_in, const Shape& 
         throw std::invalid_argument(shape_error("conv2d_weight_grad", "input and grad do not fit the weight",
                                                 x_in.shape(), gy_in.shape()));
     Tensor x = x_in.contiguous(), gy = gy_in.contiguous();
-    int64_t N = x.size(0), O = weight_shape[0];
     ConvGeometry g{x.size(1), x.size(2), x.size(3), weight_shape[2], weight_shape[3], gy.size(2), gy.size(3), p};
     Tensor dw = Tensor::empty(weight_shape, x.dtype(), x.device());
-    if (x.is_cuda()) {
-        // dW[O, CKK] = gy as [O, N*L] times cols as [CKK, N*L]^T: one GEMM over the whole batch
-        Tensor gy_rows = gy.view({N, O, g.cols()}).permute({1, 0, 2}).contiguous();
-        Tensor cols;
-        if (g.is_pointwise()) {
-            cols = x.view({N, g.C, g.cols()}).permute({1, 0, 2}).contiguous();
-        } else {
-            cols = Tensor::empty({g.rows(), N, g.cols()}, x.dtype(), x.device());
-            cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), true);
-        }
-        blas::count_flops(O, g.rows(), N * g.cols());
-        cuda::gemm(x.dtype(), false, true, O, g.rows(), N * g.cols(), 1.0, gy_rows.raw_data(), N * g.cols(), 0,
-                   cols.raw_data(), N * g.cols(), 0, 0.0, dw.raw_data(), g.rows(), 0, 1);
-        return dw;
-    }
-    dispatch_floating(x.dtype(), "conv2d_weight_grad", [&]<typename T>() {
-        // per chunk of images: dW [O, CKK] (+)= gy [O, n*L] @ cols [CKK, n*L]^T
-        const T* px = x.data<T>();
-        const T* pg = gy.data<T>();
-        T* pd = dw.data<T>();
-        // each part sums its images into its own dW; parts are added in order
-        const int64_t chunk = images_per_chunk(g, N), L = g.cols(), parts = parallel_parts(N, 1), size = dw.numel();
-        std::vector<T> partials(size_t((parts - 1) * size));
-        parallel_for(N, 1, [&](int64_t part, int64_t b0, int64_t b1) {
-            T* acc = part == 0 ? pd : partials.data() + (part - 1) * size;
-            std::fill(acc, acc + size, T(0));
-            for (int64_t n0 = b0; n0 < b1; n0 += chunk) {
-                const int64_t n = std::min(chunk, b1 - n0);
-                T* cols = scratch<T>(0, size_t(g.rows() * n * L));
-                im2col(px + n0 * g.C * g.H * g.W, g, n, cols);
-                T* gy_cm = scratch<T>(1, size_t(O * n * L));
-                to_channel_major(pg + n0 * O * L, n, O, L, gy_cm);
-                blas::gemm<T>(false, true, O, g.rows(), n * L, T(1), gy_cm, n * L, cols, n * L, T(1), acc, g.rows());
-            }
-        });
-        for (int64_t part = 1; part < parts; ++part) {
-            const T* src = partials.data() + (part - 1) * size;
-            for (int64_t i = 0; i < size; ++i) pd[i] += src[i];
-        }
-    });
+    if (x.is_cuda()) conv::weight_grad_cuda(x, gy, g, dw);
+    else conv::weight_grad_cpu(x, gy, g, dw);
     return dw;
 }
 
-Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p) {
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias_in, const Conv2dParams& p) {
     check_conv_params(p, "conv_transpose2d");
-    check_conv_inputs(x, w, bias, "conv_transpose2d", w.dim() == 4 ? w.size(1) : 0);
+    check_conv_inputs(x, w, bias_in, "conv_transpose2d", w.dim() == 4 ? w.size(1) : 0);
     if (x.size(1) != w.size(0))
         throw std::invalid_argument(shape_error("conv_transpose2d", "input channels must match weight dim 0",
                                                 x.shape(), w.shape()));
@@ -376,14 +98,73 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, co
     int64_t Wo = (x.size(3) - 1) * p.stride_w - 2 * p.pad_w + w.size(3);
     if (Ho <= 0 || Wo <= 0)
         throw std::invalid_argument(shape_error("conv_transpose2d", "output would be empty", x.shape(), w.shape()));
-    Tensor y = transposed_conv_core(x, w, Ho, Wo, p);
-    if (bias.defined() && y.is_cuda())
-        cuda::add_channel_bias(y.dtype(), y.raw_data(), bias.contiguous().raw_data(), y.size(0), y.size(1), Ho * Wo);
-    else if (bias.defined())
-        dispatch_floating(x.dtype(), "conv_transpose2d", [&]<typename T>() {
-            add_channel_bias(y.data<T>(), bias.contiguous().data<T>(), y.size(0), y.size(1), Ho * Wo);
-        });
+    // conv_transpose2d(x, w) is conv2d's input gradient with x as the output
+    // gradient and w read as [Cin, Cout, kh, kw] = [O, C, kh, kw]
+    Tensor y = transposed_conv(x, w, Ho, Wo, p);
+    if (!bias_in.defined()) return y;
+    Tensor bias = bias_in.contiguous();
+    if (y.is_cuda()) conv::add_channel_bias_cuda(y, bias);
+    else conv::add_channel_bias_cpu(y, bias);
     return y;
 }
+
+// ---------------------------------------------------------------- CUDA kernels
+// The same three GEMM formulations as conv_cpu.cpp, over the whole batch at
+// once: cuBLAS's strided-batched GEMM and cuda/conv.cu's im2col/col2im.
+namespace conv {
+
+namespace {
+cuda::ConvShape cuda_shape(int64_t N, const ConvGeometry& g) {
+    return {N, g.C, g.H, g.W, g.kh, g.kw, g.Ho, g.Wo, g.p.stride_h, g.p.stride_w, g.p.pad_h, g.p.pad_w};
+}
+}  // namespace
+
+// y[n] = W cols[n] for all n in one batched GEMM (W shared: stride 0)
+void conv2d_cuda(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvGeometry& g, Tensor& y) {
+    const int64_t N = x.size(0), O = w.size(0);
+    Tensor cols = x;
+    if (!g.is_pointwise()) {
+        cols = Tensor::empty({N, g.rows(), g.cols()}, x.dtype(), x.device());
+        cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), false);
+    }
+    blas::count_flops(O, g.cols(), g.rows(), N);
+    cuda::gemm(x.dtype(), false, false, O, g.cols(), g.rows(), 1.0, w.raw_data(), g.rows(), 0, cols.raw_data(), g.cols(),
+               g.rows() * g.cols(), 0.0, y.raw_data(), g.cols(), O * g.cols(), N);
+    if (bias.defined()) add_channel_bias_cuda(y, bias);
+}
+
+// dcols[n] = W^T gy[n] for all n in one batched GEMM, then col2im
+void transposed_conv_cuda(const Tensor& gy, const Tensor& w, const ConvGeometry& g, Tensor& out) {
+    const int64_t N = gy.size(0), O = w.size(0);
+    Tensor cols = g.is_pointwise() ? out : Tensor::empty({N, g.rows(), g.cols()}, gy.dtype(), gy.device());
+    blas::count_flops(g.rows(), g.cols(), O, N);
+    cuda::gemm(gy.dtype(), true, false, g.rows(), g.cols(), O, 1.0, w.raw_data(), g.rows(), 0, gy.raw_data(), g.cols(),
+               O * g.cols(), 0.0, cols.raw_data(), g.cols(), g.rows() * g.cols(), N);
+    if (!g.is_pointwise()) cuda::col2im(gy.dtype(), cols.raw_data(), out.raw_data(), cuda_shape(N, g));
+}
+
+// dW[O, CKK] = gy as [O, N*L] times cols as [CKK, N*L]^T: one GEMM over the whole batch
+void weight_grad_cuda(const Tensor& x, const Tensor& gy, const ConvGeometry& g, Tensor& dw) {
+    const int64_t N = x.size(0), O = dw.size(0);
+    Tensor gy_rows = gy.view({N, O, g.cols()}).permute({1, 0, 2}).contiguous();
+    Tensor cols;
+    if (g.is_pointwise()) {
+        cols = x.view({N, g.C, g.cols()}).permute({1, 0, 2}).contiguous();
+    } else {
+        cols = Tensor::empty({g.rows(), N, g.cols()}, x.dtype(), x.device());
+        cuda::im2col(x.dtype(), x.raw_data(), cols.raw_data(), cuda_shape(N, g), true);
+    }
+    blas::count_flops(O, g.rows(), N * g.cols());
+    cuda::gemm(x.dtype(), false, true, O, g.rows(), N * g.cols(), 1.0, gy_rows.raw_data(), N * g.cols(), 0,
+               cols.raw_data(), N * g.cols(), 0, 0.0, dw.raw_data(), g.rows(), 0, 1);
+}
+
+void add_channel_bias_cuda(Tensor& y, const Tensor& bias) {
+    if (y.numel() == 0) return;
+    cuda::add_channel_bias(y.dtype(), y.raw_data(), bias.raw_data(), y.size(0), y.size(1),
+                           y.numel() / (y.size(0) * y.size(1)));
+}
+
+}  // namespace conv
 
 }  // namespace vq

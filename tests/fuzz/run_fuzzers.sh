@@ -13,14 +13,14 @@ mkdir -p "$out"
 flags=(-std=c++20 -O1 -g -I. -I/usr/include/x86_64-linux-gnu/openblas-pthread -DVQ_HAVE_CUDA=0
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
 tensor_src=(tensor/shape.cpp tensor/storage.cpp tensor/tensor.cpp tensor/elementwise.cpp tensor/reduce.cpp
-            tensor/matmul.cpp tensor/conv.cpp tensor/conv_naive.cpp tensor/fused.cpp tensor/index.cpp
+            tensor/matmul.cpp tensor/conv.cpp tensor/conv_cpu.cpp tensor/conv_naive.cpp tensor/fused.cpp tensor/index.cpp
             tensor/parallel.cpp tensor/random.cpp tensor/format.cpp cuda/stub.cpp)
 libs=(-lopenblas -lfmt -lz -lpthread)
 clang++ "${flags[@]}" tests/fuzz/fuzz_idx.cpp data/idx.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_idx"
 clang++ "${flags[@]}" tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp "${tensor_src[@]}" "${libs[@]}" -o "$out/fuzz_safetensors"
 # the codecs decode through the models: autograd, nn, models, data and codec sources
-codec_src=(autograd/variable.cpp autograd/ops/*.cpp nn/*.cpp optim/optimizer.cpp data/idx.cpp data/binarize.cpp data/png.cpp
-           models/blocks.cpp models/vqvae.cpp models/vae.cpp models/pixelcnn.cpp models/pixelcnn_incremental.cpp
+codec_src=(autograd/variable.cpp autograd/ops/*.cpp nn/*.cpp optim/optimizer.cpp optim/adam_step.cpp data/idx.cpp data/binarize.cpp data/png.cpp
+           models/blocks.cpp models/codebook_ema.cpp models/vqvae.cpp models/vae.cpp models/pixelcnn.cpp models/pixelcnn_incremental.cpp
            models/checkpoint.cpp models/progress.cpp codec/rans.cpp codec/ans_stack.cpp codec/bits_back.cpp codec/vqz.cpp
            codec/io.cpp)
 if [ ! -x "$out/fuzz_codec" ] || [ -n "$(find "${codec_src[@]}" "${tensor_src[@]}" tests/fuzz/fuzz_codec.cpp codec models autograd nn tensor \
