@@ -17,6 +17,17 @@ echo "== build and test (release)"
 if [ ! -f build/build.ninja ]; then meson setup build -Dcuda=auto; fi
 ninja -C build
 meson test -C build --print-errorlogs "$@"
+
+echo "== the installed library, used from outside the tree through pkg-config"
+# install into a scratch root, copy the example to a directory of its own and
+# build it there with only what pkg-config says, then train it for a few steps
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+meson install -C build --destdir "$stage/root" --no-rebuild --quiet
+pc_dir=$(dirname "$(find "$stage/root" -name vqframe.pc)")
+cp examples/classifier.cpp "$stage/"
+(cd "$stage" && c++ -O2 classifier.cpp $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs vqframe) -o classifier)
+VQ_NUM_THREADS=1 "$stage/classifier" /usr/share/datasets/fashion-mnist 20
 $quick && exit 0
 
 echo "== build and test under ASan + UBSan"
