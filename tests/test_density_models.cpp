@@ -98,6 +98,42 @@ TEST_CASE("prior samples are valid codes and keep the conditioning rows") {
     CHECK(prior.sample(2, 0.5, g1, Device::cpu()).to_ints() == prior.sample(2, 0.5, g2, Device::cpu()).to_ints());
 }
 
+TEST_CASE("prior samples follow softmax(logits / T): a chi-square test on a model with known logits") {
+    // All weights zero: every gate gives tanh(0) sigmoid(0) = 0, so the logits
+    // at every position are the output bias b, whatever came before. Sampling
+    // must then draw each code with probability softmax(b / T).
+    Generator gen(5);
+    models::PixelCNNConfig config;
+    config.num_codes = 4;
+    config.channels = 4;
+    config.layers = 2;
+    models::GatedPixelCNN prior(gen, config);
+    const std::vector<double> b = {1.0, 0.0, -1.0, 0.5};
+    for (auto& [name, p] : prior.named_parameters())
+        p.assign(name == "output.bias" ? Tensor::from_vector(std::vector<float>(b.begin(), b.end()), {4})
+                                       : Tensor::zeros(p.shape()));
+    for (double T : {1.0, 2.0}) {
+        CAPTURE(T);
+        Generator draw(11);
+        const int64_t n = 300;
+        std::vector<int64_t> s = prior.sample(n, T, draw, Device::cpu()).to_ints();
+        std::vector<double> observed(4, 0.0), expected(4);
+        for (int64_t k : s) observed[size_t(k)] += 1;
+        double z = 0;
+        for (size_t k = 0; k < 4; ++k) z += std::exp(b[k] / T);
+        double chi2 = 0;
+        for (size_t k = 0; k < 4; ++k) {
+            expected[k] = double(s.size()) * std::exp(b[k] / T) / z;
+            chi2 += (observed[k] - expected[k]) * (observed[k] - expected[k]) / expected[k];
+        }
+        CAPTURE(observed);
+        CAPTURE(expected);
+        // 3 degrees of freedom: P(chi2 > 16.27) = 0.001 under the right distribution,
+        // while drawing from softmax(b) at T = 2 (the temperature ignored) gives over 1,000
+        CHECK(chi2 < 16.27);
+    }
+}
+
 TEST_CASE("IWAE is below the ELBO and tightens as k grows") {
     Generator gen(4);
     models::VAE vae(gen);

@@ -118,23 +118,40 @@ TEST_CASE("the EMA update follows docs/design.md's formulas") {
     CHECK(q.ema_sum.at({2, 1}) == doctest::Approx(0.99 * m0.at({2, 1}) + 0.06).epsilon(1e-5));
 }
 
-TEST_CASE("dead codes restart to encoder outputs every restart_every steps") {
-    Generator gen(4);
+TEST_CASE("a dead-code restart moves every dead code, in every column, and leaves the used codes alone") {
+    // Two quantizers from one seed see the same three updates; only the first
+    // restarts (every 3 steps). Codes 1 and 2 are used, codes 0, 3, 4 never.
     models::VQVAEConfig c;
-    c.num_codes = 4;
-    c.code_dim = 2;
+    c.num_codes = 5;
+    c.code_dim = 3;
     c.restart_every = 3;
-    models::VectorQuantizer q(c, gen);
-    Tensor z = Tensor::from_vector(std::vector<float>{10, 20, 30, 40}, {2, 2});
-    Tensor codes = Tensor::from_vector(std::vector<int64_t>{1, 1}, {2});
-    for (int i = 0; i < 3; ++i) q.ema_update(z, codes, gen);
-    // codes 0, 2, 3 were never used: each now equals one of the two rows of z, with N = 1
-    for (int64_t k : {0, 2, 3}) {
-        double a = q.codebook.value().at({k, 0});
-        CHECK((a == 10.0 || a == 30.0));
-        CHECK(q.ema_count.to_vector()[size_t(k)] == 1.0);
-        CHECK(q.ema_sum.at({k, 0}) == a);
+    models::VQVAEConfig no_restart = c;
+    no_restart.restart_every = 1000;
+    Generator gen_a(4), gen_b(4);
+    models::VectorQuantizer q(c, gen_a), twin(no_restart, gen_b);
+    Tensor z = Tensor::from_vector(std::vector<float>{10, 20, 30, 40, 50, 60, 70, 80, 90}, {3, 3});
+    Tensor codes = Tensor::from_vector(std::vector<int64_t>{1, 1, 2}, {3});
+    for (int i = 0; i < 3; ++i) {
+        q.ema_update(z, codes, gen_a);
+        twin.ema_update(z, codes, gen_b);
     }
+    const Tensor e = q.codebook.value();
+    for (int64_t k : {0, 3, 4}) {
+        CAPTURE(k);
+        // the whole row is one encoder output of the batch, in e and in m, with N = 1
+        int64_t matches = 0;
+        for (int64_t r = 0; r < 3; ++r) matches += e.select(0, k).to_vector() == z.select(0, r).to_vector();
+        CHECK(matches == 1);
+        CHECK(q.ema_sum.select(0, k).to_vector() == e.select(0, k).to_vector());
+        CHECK(q.ema_count.to_vector()[size_t(k)] == 1.0);
+    }
+    for (int64_t k : {1, 2}) {
+        CAPTURE(k);
+        CHECK(e.select(0, k).to_vector() == twin.codebook.value().select(0, k).to_vector());
+        CHECK(q.ema_sum.select(0, k).to_vector() == twin.ema_sum.select(0, k).to_vector());
+        CHECK(q.ema_count.to_vector()[size_t(k)] == twin.ema_count.to_vector()[size_t(k)]);
+    }
+    CHECK(q.ema_count.to_vector()[1] == doctest::Approx(0.01 * 2 * (1 + 0.99 + 0.99 * 0.99)));
     CHECK(q.codes_used_since_restart() == 0);  // counts restarted
 }
 
