@@ -16,7 +16,7 @@ namespace vq::models {
 
 // Test-set evaluation during training runs in chunks of this many images: no
 // larger than a training batch, so it never needs more memory than a step
-// (chunks of 500 made the VQ-VAE's code distances alone 50 MB).
+// (at 500 images the VQ-VAE's code distances alone would take 50 MB).
 inline constexpr int64_t kEvalChunk = 128;
 
 using Stats = std::vector<std::pair<std::string, double>>;

@@ -31,8 +31,7 @@ template <typename T> T* scratch(int slot, size_t count) {
 // Images per GEMM: as many as fit a column buffer of 2^19 elements (2 MB in
 // f32). Batching makes the GEMMs large enough for BLAS to run near its peak;
 // the cap bounds memory (two such buffers per pool thread) and keeps the
-// buffer and BLAS's packed copy of it near the core: against 4 MB, every
-// model's bench step was 5-10% faster at 1 thread (1 MB was no better).
+// buffer and BLAS's packed copy of it near the core (docs/performance.md).
 int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
     const int64_t budget = int64_t(1) << 19;  // elements
     return std::max<int64_t>(1, std::min<int64_t>(N, budget / std::max<int64_t>(1, g.rows() * g.cols())));
@@ -40,8 +39,7 @@ int64_t images_per_chunk(const ConvGeometry& g, int64_t N) {
 
 // The copies in this file move runs of 7 to 196 values. GCC would turn their
 // loops (and std::copy/fill) into memmove/memset calls that cost more than such
-// a copy (10% of a PixelCNN step, 5% of a VQ-VAE step), so they are plain
-// loops compiled without that pattern.
+// a short copy, so they are plain loops compiled without that pattern.
 #if defined(__GNUC__) && !defined(__clang__)
 #define VQ_NO_MEMCPY_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
@@ -81,8 +79,6 @@ VQ_NO_MEMCPY_CALLS void from_channel_major(const T* b, int64_t n, int64_t C, int
 // planes ([n, H + 2 pad_h, W + 2 pad_w], a few KB that stay in L1): every
 // kernel offset then reads a plain window with no bounds tests, and each
 // column row is written (or read) as one contiguous stream over the images.
-// (Image-major order wrote 49-value pieces of 9 rows 3.5 KB apart and ran
-// about 1.5x as long.)
 
 // x: [n, C, H, W] -> cols: [C*kh*kw, n*Ho*Wo] (row-major; image j's columns at j*Ho*Wo)
 template <typename T, int64_t WO, int64_t S>

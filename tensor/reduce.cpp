@@ -116,8 +116,8 @@ Tensor reduce(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, R
 // The first index of a row's minimum (or maximum), NaNs skipped unless they
 // come first (a leading NaN is the answer, as in the sequential scan it
 // replaces). Two passes that vectorise: the extreme over 16 lanes, then the
-// first index holding it (the VQ-VAE quantizer's argmin over 512 codes ran
-// 5x slower as one dependent scan).
+// first index holding it (one dependent scan, where each step waits for the
+// last comparison, does not vectorise).
 template <typename T, bool kMax> int64_t first_extreme(const T* row, int64_t n) {
     if (row[0] != row[0]) return 0;
     constexpr int kLanes = 16;

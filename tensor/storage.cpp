@@ -25,12 +25,10 @@ size_t round_size(size_t n) {
 
 // Blocks from this size up are pages of their own (mmap), cached while the
 // memory held (live + cached) stays within the live peak plus kLargeSlack.
-// glibc's heap kept ~75 MB of freed large blocks beyond the VQ-VAE step's live
-// peak, and unmapping every freed block made the step ~40% slower (each
-// reallocation faults in fresh zeroed pages). The slack covers the blocks
-// that best-fit reuse cannot place. Measured on the VQ-VAE step at batch 128:
-// no large-block cache, ~20,000 page faults a step; 32 MiB of slack, ~3,800
-// (15 MB of fresh pages); 64 MiB, none, but 11 MB more resident.
+// Why neither extreme: glibc's heap keeps freed large blocks far beyond the
+// live peak, and unmapping every freed block makes each reallocation fault in
+// fresh zeroed pages. The slack covers the blocks that best-fit reuse cannot
+// place. docs/performance.md has the measurements behind the 32 MiB.
 constexpr size_t kLargeBlock = size_t(1) << 20;
 constexpr size_t kLargeSlack = kCpuLargeCacheSlack;
 
