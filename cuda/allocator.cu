@@ -52,6 +52,19 @@ bool available() {
     return present;
 }
 
+int device_count() {
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+void use_device(int index) {
+    const int n = device_count();
+    if (index < 0 || index >= n)
+        throw std::runtime_error("CUDA device " + std::to_string(index) + " requested, but " + std::to_string(n) +
+                                 " device(s) are visible");
+    VQ_CUDA_CHECK(cudaSetDevice(index));
+}
+
 void* device_alloc(size_t nbytes) {
     if (!available()) throw std::runtime_error("CUDA device requested, but no CUDA device is visible");
     size_t size = round_size(nbytes);

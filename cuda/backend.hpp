@@ -18,6 +18,10 @@ namespace vq::cuda {
 bool built_with_cuda();
 // True when built with CUDA and at least one device is visible.
 bool available();
+// Visible devices (0 without CUDA), and the one this process uses from now
+// on (cudaSetDevice): one GPU per process, chosen before any CUDA work.
+int device_count();
+void use_device(int index);
 
 // --- memory: a caching pool over cudaMalloc ------------------------------
 void* device_alloc(size_t nbytes);

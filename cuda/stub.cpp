@@ -13,6 +13,8 @@ namespace vq::cuda {
 
 bool built_with_cuda() { return false; }
 bool available() { return false; }
+int device_count() { return 0; }
+void use_device(int) { no_cuda(); }
 void* device_alloc(size_t) { no_cuda(); }
 void device_free(void*, size_t) {}
 void copy_host_to_device(void*, const void*, size_t) { no_cuda(); }

@@ -1,5 +1,6 @@
 #include "models/checkpoint.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "nn/safetensors.hpp"
@@ -98,6 +99,7 @@ void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& o
     for (auto& [k, v] : task.extra_state()) state[k] = v;
     state["progress.step"] = Tensor::full({1}, double(step), DType::I64);
     state["rng.seed"] = Tensor::from_vector(std::vector<int64_t>{int64_t(o.seed)}, {1});
+    state["dist.world_size"] = Tensor::from_vector(std::vector<int64_t>{o.world_size}, {1});
     // state first, model second: both carry the step, and a crash between the
     // two renames is caught on resume by comparing them.
     nn::save_safetensors(state_path, state, {{"model", o.model}, {"step", std::to_string(step)}});
@@ -115,6 +117,10 @@ int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, Train
                                  " (step " + m.metadata["step"] + "); the checkpoint pair is inconsistent");
     if (m.metadata.count("model") && m.metadata["model"] != o.model)
         throw std::runtime_error(model_path + ": this is a '" + m.metadata["model"] + "' checkpoint, expected a '" + o.model + "' one");
+    if (auto w = s.tensors.find("dist.world_size"); w != s.tensors.end() && int64_t(w->second.item()) != o.world_size)
+        throw std::runtime_error(fmt::format("{}: this run was trained on {} rank(s) and is resumed on {}: resume it "
+                                             "with the same number (mpirun -np {})", state_path, int64_t(w->second.item()),
+                                             o.world_size, int64_t(w->second.item())));
     model.load_state_dict(m.tensors, model_path);
     opt.load_state_dict(s.tensors, state_path);
     task.load_extra_state(s.tensors, state_path);
@@ -130,7 +136,8 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"lr", o.lr},             {"seed", o.seed},         {"device", o.device},
               {"log_every", o.log_every}, {"save_every", o.save_every}, {"eval_limit", o.eval_limit},
               {"preset", o.preset},     {"codes", o.codes},       {"code_dim", o.code_dim},
-              {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers}};
+              {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers},
+              {"micro_batch", o.micro_batch}, {"dist_engine", o.dist_engine}};
     nn::write_file_atomic(path, j.dump(2) + "\n");
 }
 
@@ -165,6 +172,8 @@ TrainOptions load_config(const std::string& path) {
         o.beta = j.value("beta", o.beta);
         o.prior_channels = j.value("prior_channels", o.prior_channels);
         o.prior_layers = j.value("prior_layers", o.prior_layers);
+        o.micro_batch = j.value("micro_batch", o.micro_batch);
+        o.dist_engine = j.value("dist_engine", o.dist_engine);
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": incomplete training config (" + e.what() + ")");
     }

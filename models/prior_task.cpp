@@ -64,9 +64,10 @@ data::BatchSource PriorTask::train_batches(int64_t batch_size, uint64_t seed) {
     return data::row_batches(train_codes_, batch_size, seed);
 }
 
-Stats PriorTask::forward_backward(const Tensor& batch, Generator&) {
-    ag::Var loss = model_.loss(batch);
-    loss.backward();
+Stats PriorTask::forward_backward(const Tensor& part, Generator&, double loss_scale) {
+    ag::Var loss = model_.loss(part);
+    if (loss_scale == 1.0) loss.backward();
+    else ag::mul(loss, loss_scale).backward();  // the part's share of the batch mean
     return {{"loss", loss.value().item()}};
 }
 

@@ -14,6 +14,12 @@ std::string format_duration(double s) {
     return fmt::format("{}:{:02}", t / 60, t % 60);
 }
 
+namespace {
+bool g_progress_shown = true;
+}  // namespace
+
+void show_progress(bool shown) { g_progress_shown = shown; }
+
 ProgressBar::ProgressBar(std::string label, int64_t total, int64_t start)
     : label_(std::move(label)), total_(total), start_(start), tty_(isatty(STDERR_FILENO)),
       begin_(std::chrono::steady_clock::now()), last_draw_(begin_ - std::chrono::hours(1)) {}
@@ -25,7 +31,7 @@ void ProgressBar::update(int64_t done, int64_t items, const std::vector<std::pai
     rate_ = elapsed > 0 ? double(items_) / elapsed : 0;
     bool last = done >= total_;
     double since = std::chrono::duration<double>(now - last_draw_).count();
-    if (!last && since < (tty_ ? 0.2 : 10.0)) return;
+    if (!g_progress_shown || (!last && since < (tty_ ? 0.2 : 10.0))) return;
     last_draw_ = now;
     double per_unit = done > start_ ? elapsed / double(done - start_) : 0;
     double eta = per_unit * double(total_ - done);

@@ -30,4 +30,8 @@ private:
 
 std::string format_duration(double seconds);
 
+// Process-wide: false hides every progress bar (the ranks other than 0 of a
+// distributed run), which still count items for their rates.
+void show_progress(bool shown);
+
 }  // namespace vq::models

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/loader.hpp"
+#include "dist/communicator.hpp"
 #include "nn/module.hpp"
 #include "tensor/random.hpp"
 
@@ -38,6 +39,13 @@ struct TrainOptions {
     int64_t save_every = 0;        // steps between extra checkpoints (0: only at epoch ends)
     int64_t eval_limit = 10000;    // test images evaluated at each epoch end
     int64_t threads = 0;           // CPU threads (0: leave the default)
+    // Data parallelism: each step's batch is split over the ranks of an MPI
+    // job (mpirun -np N) and, within a rank, into micro-batches of this many
+    // images (0: none); gradients and EMA statistics are summed over all the
+    // parts before one update.
+    int64_t micro_batch = 0;
+    std::string dist_engine = "auto";  // auto | mpi | nccl (dist/communicator.hpp)
+    int64_t world_size = 1;        // set by train(): the job's ranks (not saved in config.json)
     // Architecture (models/presets.hpp names the tuned configurations)
     std::string preset;            // "" (the reference) or a preset's name
     int64_t codes = 512;           // VQ-VAE codebook size K (the prior takes its VQ-VAE's K)
@@ -53,8 +61,15 @@ public:
     virtual nn::Module& model() = 0;
     virtual double default_lr() const = 0;
     virtual data::BatchSource train_batches(int64_t batch_size, uint64_t seed) = 0;
-    // Forward and backward of one batch. The first stat is the loss.
-    virtual Stats forward_backward(const Tensor& batch, Generator& gen) = 0;
+    // Forward and backward of one part of a step's batch: all of it, or one
+    // rank's or micro-batch's share. loss_scale (the part's size over the
+    // batch's) makes the part's loss its share of the batch mean, so that the
+    // gradients summed over the parts are the batch's. Returns the part's own
+    // (unscaled) stats; the first is the loss.
+    virtual Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) = 0;
+    // After every part of a step, on every rank: sums what after_step needs
+    // over all of them (the VQ-VAE's EMA statistics and restart candidates).
+    virtual void reduce_step(dist::Communicator&) {}
     // Runs after the optimizer step (the VQ-VAE's EMA codebook update).
     virtual void after_step(Generator&) {}
     // Epoch summary (e.g. codes used this epoch); resets the epoch counters.

@@ -30,7 +30,8 @@ public:
     VQVAE& vqvae() { return model_; }
     double default_lr() const override { return 2e-4; }
     data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
-    Stats forward_backward(const Tensor& batch, Generator& gen) override;
+    Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) override;
+    void reduce_step(dist::Communicator& comm) override;
     void after_step(Generator& gen) override;
     Stats end_epoch() override;
     Stats evaluate(int64_t limit) override;
@@ -47,8 +48,13 @@ private:
     VQVAE model_;
     std::unique_ptr<data::Dataset> train_;
     std::unique_ptr<TestSet> test_;
-    Tensor last_z_e_, last_codes_;
+    // the current step: EMA statistics summed over its parts, their z_e rows,
+    // and (after reduce_step) every rank's rows, the restart candidates
+    Tensor step_stats_, step_candidates_;
+    std::vector<Tensor> step_z_e_;
     std::vector<bool> used_this_epoch_;
+    int64_t restarted_before_epoch_ = 0;
+    std::unique_ptr<dist::Communicator> single_ = dist::single_process();
 };
 
 class VAETask : public TrainTask {
@@ -57,7 +63,7 @@ public:
     nn::Module& model() override { return model_; }
     double default_lr() const override { return 2e-4; }
     data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
-    Stats forward_backward(const Tensor& batch, Generator& gen) override;
+    Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) override;
     Stats evaluate(int64_t limit) override;
     void write_images(const std::string& out_dir) override;
 
@@ -81,7 +87,7 @@ public:
     nn::Module& model() override { return model_; }
     double default_lr() const override { return 3e-4; }
     data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
-    Stats forward_backward(const Tensor& batch, Generator& gen) override;
+    Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) override;
     Stats evaluate(int64_t limit) override;
     void write_images(const std::string& out_dir) override;
 

@@ -78,21 +78,91 @@ private:
     std::ofstream out_;
 };
 
-}  // namespace
+// How a step's batch is cut: `parts` pieces in all, `chunks` of them on each
+// rank (rank r holds parts r*chunks .. r*chunks + chunks - 1). Part p of a
+// batch of b images is [p*b/parts, (p+1)*b/parts): N ranks of one chunk and
+// one process of N micro-batches see the same parts.
+struct StepSplit {
+    int rank = 0, world = 1;
+    int64_t chunks = 1, parts = 1;
+};
 
-int train(TrainOptions o, bool resume) {
-    if (o.out_dir.empty()) throw std::invalid_argument("--out: an output directory is required");
-    if (o.batch <= 0) throw std::invalid_argument("--batch must be positive, got " + std::to_string(o.batch));
-    if (o.epochs <= 0 && o.steps <= 0) throw std::invalid_argument("--epochs must be positive, got " + std::to_string(o.epochs));
-    if (o.steps < 0) throw std::invalid_argument("--steps must not be negative, got " + std::to_string(o.steps));
-    if (o.lr < 0) throw std::invalid_argument("--lr must be positive, got " + fmt::format("{}", o.lr));
-    if (o.threads > 0) blas::set_threads(int(o.threads));
-    Device device = Device::parse(o.device);
+StepSplit plan_split(const TrainOptions& o, const dist::Communicator& comm) {
+    StepSplit s{comm.rank(), comm.world_size(), 1, 1};
+    if (o.batch % s.world != 0)
+        throw std::invalid_argument(fmt::format("--batch {} does not split evenly over {} ranks: use a multiple of {}",
+                                                o.batch, s.world, s.world));
+    const int64_t per_rank = o.batch / s.world;
+    if (o.micro_batch < 0) throw std::invalid_argument(fmt::format("--micro-batch must be positive, got {}", o.micro_batch));
+    if (o.micro_batch > 0) {
+        if (per_rank % o.micro_batch != 0)
+            throw std::invalid_argument(fmt::format("--micro-batch {} does not divide the {} images of each rank's share "
+                                                    "(--batch {} over {} ranks)", o.micro_batch, per_rank, o.batch, s.world));
+        s.chunks = per_rank / o.micro_batch;
+    }
+    s.parts = s.world * s.chunks;
+    return s;
+}
 
-    std::error_code ec;
-    fs::create_directories(o.out_dir, ec);
-    if (ec || !fs::is_directory(o.out_dir))
-        throw std::runtime_error(o.out_dir + ": cannot create the output directory (" + ec.message() + ")");
+// One parameter's gradient, or zeros where a part left it undefined.
+Tensor grad_or_zeros(const ag::Var& p) {
+    return p.grad().defined() ? p.grad() : Tensor::zeros(p.shape(), p.dtype(), p.device());
+}
+
+// Sums every parameter's gradient over the ranks, as one flat buffer.
+void all_reduce_gradients(const optim::Optimizer& opt, dist::Communicator& comm) {
+    int64_t total = 0;
+    for (auto& [name, p] : opt.params()) total += p.value().numel();
+    if (total == 0) return;
+    const ag::Var& first = opt.params().front().second;
+    Tensor flat = Tensor::empty({total}, first.dtype(), first.device());
+    int64_t at = 0;
+    for (auto& [name, p] : opt.params()) {
+        Tensor dst = flat.narrow(0, at, p.value().numel());
+        dst.copy_from(grad_or_zeros(p).reshape({-1}));
+        at += p.value().numel();
+    }
+    comm.all_reduce_sum(flat);
+    at = 0;
+    for (auto& [name, p] : opt.params()) {
+        ag::Var v = p;
+        v.set_grad(flat.narrow(0, at, p.value().numel()).reshape(p.shape()).clone());
+        at += p.value().numel();
+    }
+}
+
+// FNV-1a over the bytes of every parameter and training-state tensor: the
+// ranks of one job must hold the same bits.
+int64_t state_hash(const nn::Module& model, const TrainTask& task) {
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&](const Tensor& t) {
+        Tensor c = t.to(Device::cpu()).contiguous();
+        const auto* bytes = static_cast<const unsigned char*>(c.raw_data());
+        for (size_t i = 0, n = size_t(c.numel()) * dtype_size(c.dtype()); i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+    };
+    for (auto& [name, p] : model.named_parameters()) mix(p.value());
+    for (auto& [name, t] : task.extra_state()) mix(t);
+    return int64_t(h);
+}
+
+void check_ranks_agree(const nn::Module& model, const TrainTask& task, dist::Communicator& comm, int64_t step) {
+    Tensor mine = Tensor::from_vector(std::vector<int64_t>{state_hash(model, task)}, {1});
+    std::vector<int64_t> all = comm.all_gather(mine).to_ints();
+    for (size_t r = 1; r < all.size(); ++r)
+        if (all[r] != all[0])
+            throw std::runtime_error(fmt::format("after step {}, rank {}'s parameters and codebook differ from rank 0's "
+                                                 "(state hash {:016x} against {:016x}): the ranks no longer train one "
+                                                 "model, so the run stops", step, r, uint64_t(all[r]), uint64_t(all[0])));
+}
+
+// Steps between the consistency checks of a distributed run (and one at the end).
+constexpr int64_t kCheckEvery = 200;
+
+int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device device) {
+    const StepSplit split = plan_split(o, comm);
+    const bool lead = comm.rank() == 0;  // rank 0 alone prints and writes
+    o.world_size = comm.world_size();
+    show_progress(lead);
 
     std::unique_ptr<TrainTask> task = make_task(o, device);
     if (o.lr == 0) o.lr = task->default_lr();
@@ -110,8 +180,9 @@ int train(TrainOptions o, bool resume) {
     int64_t step = 0;
     if (resume) {
         step = load_training_checkpoint(model, opt, *task, model_path, state_path, o);
-        truncate_metrics(metrics_path, step);
-    } else {
+        comm.barrier();  // every rank has read the files before rank 0 rewrites them
+        if (lead) truncate_metrics(metrics_path, step);
+    } else if (lead) {
         save_config(o, o.out_dir + "/config.json");  // also proves --out is writable before any work
         nn::write_file_atomic(metrics_path, "");
     }
@@ -122,21 +193,73 @@ int train(TrainOptions o, bool resume) {
     data::Prefetcher batches(source);
     batches.seek(step / per_epoch, step % per_epoch);
 
-    MetricsLog metrics(metrics_path);
+    std::unique_ptr<MetricsLog> metrics = lead ? std::make_unique<MetricsLog>(metrics_path) : nullptr;
     InterruptScope interrupts;
-    auto checkpoint = [&] { save_training_checkpoint(model, opt, *task, model_path, state_path, o, step); };
+    auto checkpoint = [&] {
+        if (lead) save_training_checkpoint(model, opt, *task, model_path, state_path, o, step);
+    };
 
-    fmt::print(stderr, "training {} on {} ({} parameters), {} steps of batch {} ({} per epoch), lr {}\n", o.model,
-               device.str(), model.parameter_count(), total, o.batch, per_epoch, o.lr);
-    if (std::string arch = describe_architecture(o); !arch.empty()) fmt::print(stderr, "architecture: {}\n", arch);
+    if (lead) {
+        fmt::print(stderr, "training {} on {} ({} parameters), {} steps of batch {} ({} per epoch), lr {}\n", o.model,
+                   device.str(), model.parameter_count(), total, o.batch, per_epoch, o.lr);
+        if (split.parts > 1)
+            fmt::print(stderr, "data parallel: {} rank(s) ({}) x {} micro-batch(es) of {} images\n", split.world,
+                       comm.engine(), split.chunks, o.batch / split.parts);
+        if (std::string arch = describe_architecture(o); !arch.empty()) fmt::print(stderr, "architecture: {}\n", arch);
+    }
     ProgressBar bar(fmt::format("{} epoch {}", o.model, step / per_epoch + 1), total, step);
     Stats running;
     int64_t running_n = 0;
     while (step < total) {
-        Tensor batch = batches.next().to(device);
-        Generator gen(data::mix_seed(o.seed ^ 0x5EEDull, uint64_t(step)));
+        Tensor batch = batches.next();  // the whole batch, the same on every rank
+        const int64_t b = batch.size(0);
+        const uint64_t step_seed = data::mix_seed(o.seed ^ 0x5EEDull, uint64_t(step));
+        Generator gen(step_seed);
         opt.zero_grad();
-        Stats s = task->forward_backward(batch, gen);
+        // this rank's parts, their gradients summed in part order
+        std::vector<double> sums;  // each stat times its part's size
+        Stats names;
+        std::vector<Tensor> grads;
+        for (int64_t c = 0; c < split.chunks; ++c) {
+            const int64_t part = split.rank * split.chunks + c;
+            const int64_t begin = part * b / split.parts, end = (part + 1) * b / split.parts;
+            if (c > 0) {
+                grads.clear();
+                for (auto& [name, p] : opt.params()) grads.push_back(p.grad());
+                opt.zero_grad();
+            }
+            Generator part_gen(split.parts == 1 ? step_seed : data::mix_seed(step_seed, uint64_t(1 + part)));
+            Stats s = task->forward_backward(batch.narrow(0, begin, end - begin).contiguous().to(device),
+                                             split.parts == 1 ? gen : part_gen, double(end - begin) / double(b));
+            if (c > 0) {
+                size_t i = 0;
+                for (auto& [name, p] : opt.params()) {
+                    Tensor acc = grads[i++];
+                    if (!acc.defined()) continue;
+                    if (p.grad().defined()) add_(acc, p.grad());
+                    ag::Var v = p;
+                    v.set_grad(acc);
+                }
+            }
+            if (sums.empty()) {
+                names = s;
+                sums.assign(s.size(), 0.0);
+            }
+            for (size_t i = 0; i < s.size(); ++i) sums[i] += s[i].second * double(end - begin);
+        }
+        if (split.world > 1) {
+            all_reduce_gradients(opt, comm);
+            // the logged means over the whole batch, and whether any rank was interrupted
+            std::vector<double> shared = sums;
+            shared.push_back(g_interrupted ? 1.0 : 0.0);
+            Tensor t = Tensor::from_vector(shared, {int64_t(shared.size())});
+            comm.all_reduce_sum(t);
+            shared = t.to_vector();
+            for (size_t i = 0; i < sums.size(); ++i) sums[i] = shared[i];
+            if (shared.back() > 0) g_interrupted = true;
+        }
+        Stats s = names;
+        for (size_t i = 0; i < s.size(); ++i) s[i].second = sums[i] / double(b);
         if (!std::isfinite(s.front().second)) {
             bar.finish();
             double v = s.front().second;
@@ -145,35 +268,39 @@ int train(TrainOptions o, bool resume) {
                                                  step + 1, o.out_dir));
         }
         opt.step();
+        task->reduce_step(comm);
         task->after_step(gen);
         ++step;
         if (running.empty()) running = s;
         else for (size_t i = 0; i < s.size(); ++i) running[i].second += s[i].second;
         ++running_n;
-        bar.update(step, batch.size(0), {s[0]});
+        bar.update(step, b, {s[0]});
+        if (split.world > 1 && (step % kCheckEvery == 0 || step == total)) check_ranks_agree(model, *task, comm, step);
 
         bool epoch_end = step % per_epoch == 0 || step == total;
         if (step % o.log_every == 0 || epoch_end) {
             json j = {{"step", step}, {"epoch", double(step) / double(per_epoch)}, {"images_per_s", bar.items_per_second()}};
             for (auto& [k, v] : running) j[k] = v / double(running_n);
-            metrics.write(j);
+            if (lead) metrics->write(j);
             running.clear();
             running_n = 0;
         }
         if (epoch_end) {
             bar.finish();
             Stats epoch_stats = task->end_epoch();
-            Stats test = task->evaluate(o.eval_limit);
-            json j = {{"step", step}, {"epoch_end", (step + per_epoch - 1) / per_epoch}};
-            j.update(stats_json(epoch_stats));
-            for (auto& [k, v] : test) j["test_" + k] = v;
-            metrics.write(j);
-            std::string summary;
-            for (auto& [k, v] : epoch_stats) summary += fmt::format(" {} {:.4g}", k, v);
-            for (auto& [k, v] : test) summary += fmt::format(" test_{} {:.4g}", k, v);
-            fmt::print(stderr, "epoch {} done:{}\n", j["epoch_end"].get<int64_t>(), summary);
-            checkpoint();
-            task->write_images(o.out_dir);
+            if (lead) {
+                Stats test = task->evaluate(o.eval_limit);
+                json j = {{"step", step}, {"epoch_end", (step + per_epoch - 1) / per_epoch}};
+                j.update(stats_json(epoch_stats));
+                for (auto& [k, v] : test) j["test_" + k] = v;
+                metrics->write(j);
+                std::string summary;
+                for (auto& [k, v] : epoch_stats) summary += fmt::format(" {} {:.4g}", k, v);
+                for (auto& [k, v] : test) summary += fmt::format(" test_{} {:.4g}", k, v);
+                fmt::print(stderr, "epoch {} done:{}\n", j["epoch_end"].get<int64_t>(), summary);
+                checkpoint();
+                task->write_images(o.out_dir);
+            }
             if (step < total) bar = ProgressBar(fmt::format("{} epoch {}", o.model, step / per_epoch + 1), total, step);
         } else if (o.save_every > 0 && step % o.save_every == 0) {
             checkpoint();
@@ -181,13 +308,43 @@ int train(TrainOptions o, bool resume) {
         if (g_interrupted) {
             bar.finish();
             checkpoint();
-            fmt::print(stderr, "interrupted at step {}: checkpoint saved in {}; continue with --resume {}\n", step,
-                       o.out_dir, o.out_dir);
+            if (lead)
+                fmt::print(stderr, "interrupted at step {}: checkpoint saved in {}; continue with --resume {}\n", step,
+                           o.out_dir, o.out_dir);
+            comm.barrier();
             return 130;
         }
     }
-    fmt::print(stderr, "done: {} and {}\n", model_path, metrics_path);
+    comm.barrier();  // rank 0's last files are written before any rank reports success
+    if (lead) fmt::print(stderr, "done: {} and {}\n", model_path, metrics_path);
     return 0;
+}
+
+}  // namespace
+
+int train(TrainOptions o, bool resume) {
+    if (o.out_dir.empty()) throw std::invalid_argument("--out: an output directory is required");
+    if (o.batch <= 0) throw std::invalid_argument("--batch must be positive, got " + std::to_string(o.batch));
+    if (o.epochs <= 0 && o.steps <= 0) throw std::invalid_argument("--epochs must be positive, got " + std::to_string(o.epochs));
+    if (o.steps < 0) throw std::invalid_argument("--steps must not be negative, got " + std::to_string(o.steps));
+    if (o.lr < 0) throw std::invalid_argument("--lr must be positive, got " + fmt::format("{}", o.lr));
+    if (o.threads > 0) blas::set_threads(int(o.threads));
+    Device device = Device::parse(o.device);
+    std::unique_ptr<dist::Communicator> comm = dist::connect(device, o.dist_engine);
+
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    if (ec || !fs::is_directory(o.out_dir))
+        throw std::runtime_error(o.out_dir + ": cannot create the output directory (" + ec.message() + ")");
+    try {
+        return train_ranks(o, resume, *comm, device);
+    } catch (const std::exception& e) {
+        if (comm->world_size() == 1) throw;
+        // one rank's error ends the job: the others would wait in a collective forever
+        fmt::print(stderr, "\ntrain: rank {} of {}: error: {}\n", comm->rank(), comm->world_size(), e.what());
+        std::fflush(stderr);
+        comm->abort(1);
+    }
 }
 
 }  // namespace vq::models

@@ -11,9 +11,10 @@ data::BatchSource VAETask::train_batches(int64_t batch_size, uint64_t seed) {
     return data::image_batches(*train_, batch_size, seed);
 }
 
-Stats VAETask::forward_backward(const Tensor& batch, Generator& gen) {
-    VAE::Output out = model_.forward(batch, gen);
-    out.loss.backward();
+Stats VAETask::forward_backward(const Tensor& part, Generator& gen, double loss_scale) {
+    VAE::Output out = model_.forward(part, gen);
+    if (loss_scale == 1.0) out.loss.backward();
+    else ag::mul(out.loss, loss_scale).backward();  // the part's share of the batch mean
     return {{"loss", out.loss.value().item()}, {"recon", out.recon.value().item()}, {"kl", out.kl.value().item()}};
 }
 

@@ -87,6 +87,25 @@ Quantized VectorQuantizer::quantize(const ag::Var& z_e) const {
 }
 
 void VectorQuantizer::ema_update(const Tensor& z_e_flat, const Tensor& codes, Generator& gen) {
+    apply_ema(batch_statistics(z_e_flat, codes), z_e_flat, gen);
+}
+
+// z_e_flat: [N, D], codes: [N] -> [K, D+1]
+Tensor VectorQuantizer::batch_statistics(const Tensor& z_e_flat, const Tensor& codes) const {
+    const int64_t K = config.num_codes, D = config.code_dim;
+    const Device dev = codebook.device();
+    Tensor flat_codes = codes.reshape({-1});
+    Tensor z = z_e_flat.to(dev);
+    // counts and sums in one scatter-add: z gets a column of ones, [N, D+1] -> [K, D+1]
+    Tensor z_ones = Tensor::empty({z.size(0), D + 1}, z.dtype(), dev);
+    z_ones.narrow(1, 0, D).copy_from(z);
+    Tensor ones_col = z_ones.narrow(1, D, 1);
+    fill_(ones_col, 1.0);
+    return index_add({K, D + 1}, 0, flat_codes, z_ones);  // [K, D+1]: s_k | n_k
+}
+
+// stats: [K, D+1], candidates: [M, D]
+void VectorQuantizer::apply_ema(const Tensor& both, const Tensor& candidates, Generator& gen) {
     const int64_t K = config.num_codes;
     const double d = config.decay, eps = config.epsilon;
     const Device dev = codebook.device();  // the EMA state follows the codebook to its device
@@ -95,15 +114,6 @@ void VectorQuantizer::ema_update(const Tensor& z_e_flat, const Tensor& codes, Ge
         ema_sum = ema_sum.to(dev);
         usage = usage.to(dev);
     }
-    Tensor flat_codes = codes.reshape({-1});
-    Tensor z = z_e_flat.to(dev);
-    // counts and sums in one scatter-add: z gets a column of ones, [N, D+1] -> [K, D+1]
-    const int64_t D = config.code_dim;
-    Tensor z_ones = Tensor::empty({z.size(0), D + 1}, z.dtype(), dev);
-    z_ones.narrow(1, 0, D).copy_from(z);
-    Tensor ones_col = z_ones.narrow(1, D, 1);
-    fill_(ones_col, 1.0);
-    Tensor both = index_add({K, D + 1}, 0, flat_codes, z_ones);  // [K, D+1]: s_k | n_k
     // N = 0.99 N + 0.01 n, m = 0.99 m + 0.01 s, e = m / Laplace-smoothed N (fused)
     Tensor e = codebook_ema_(ema_count, ema_sum, usage, both, d, eps);
     if (++ema_steps % config.restart_every == 0) {
@@ -112,10 +122,11 @@ void VectorQuantizer::ema_update(const Tensor& z_e_flat, const Tensor& codes, Ge
         std::vector<double> u = usage.to_vector();
         for (int64_t k = 0; k < K; ++k)
             if (u[size_t(k)] == 0) dead.push_back(k);
+        codes_restarted += int64_t(dead.size());
         if (!dead.empty()) {
             Tensor e_host = e.to(Device::cpu()).contiguous(), m_host = ema_sum.to(Device::cpu()).contiguous();
             Tensor n_host = ema_count.to(Device::cpu()).contiguous();
-            Tensor z_host = z.to(Device::cpu()).contiguous();
+            Tensor z_host = candidates.to(Device::cpu()).contiguous();
             for (int64_t k : dead) {
                 int64_t r = gen.randint(z_host.size(0));
                 e_host.select(0, k).copy_from(z_host.select(0, r));

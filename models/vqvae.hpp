@@ -59,8 +59,18 @@ public:
     Tensor nearest(const Tensor& z_flat) const;
     // codes: i64 [B, h, w] -> z_q: [B, D, h, w]
     Tensor lookup(const Tensor& codes) const;
-    // The EMA codebook update and dead-code restart, after the optimizer step.
+    // The EMA codebook update and dead-code restart, after the optimizer step,
+    // from one batch: apply_ema(batch_statistics(z_e_flat, codes), z_e_flat, gen).
     void ema_update(const Tensor& z_e_flat, const Tensor& codes, Generator& gen);
+    // The two halves, for a batch split over micro-batches or ranks. z_e_flat:
+    // [N, D], codes: [N] -> [K, D+1]: per code, the sum of its z_e (first D
+    // columns) and how many chose it (the last). Sums of these over the parts
+    // of a batch are the whole batch's.
+    Tensor batch_statistics(const Tensor& z_e_flat, const Tensor& codes) const;
+    // stats: [K, D+1] summed over the batch; candidates: [M, D], the batch's
+    // z_e rows that dead codes restart from (gathered in a fixed order, so
+    // that every rank picks the same ones with the same generator).
+    void apply_ema(const Tensor& stats, const Tensor& candidates, Generator& gen);
     int64_t codes_used_since_restart() const;
 
     ag::Var codebook;  // [K, D]
@@ -69,6 +79,7 @@ public:
     Tensor ema_sum;    // m [K, D]
     Tensor usage;      // assignments per code since the last restart check [K]
     int64_t ema_steps = 0;
+    int64_t codes_restarted = 0;  // by dead-code restarts, since construction (a health metric)
     VQVAEConfig config;
 };
 

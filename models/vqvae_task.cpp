@@ -38,12 +38,39 @@ data::BatchSource VQVAETask::train_batches(int64_t batch_size, uint64_t seed) {
     return data::image_batches(*train_, batch_size, seed);
 }
 
-Stats VQVAETask::forward_backward(const Tensor& batch, Generator&) {
-    VQVAE::Output out = model_.forward(batch);
-    out.loss.backward();
-    last_z_e_ = out.q.z_e_flat;
-    last_codes_ = out.q.codes;
-    for (int64_t k : out.q.codes.to_ints()) used_this_epoch_[size_t(k)] = true;
+namespace {
+
+// Scales a part's loss to its share of the batch mean (exactly 1 for a whole batch).
+void backward_scaled(const ag::Var& loss, double scale) {
+    if (scale == 1.0) loss.backward();
+    else ag::mul(loss, scale).backward();
+}
+
+// rows: [n_i, D] each -> [sum n_i, D], in order
+Tensor concat_rows(const std::vector<Tensor>& rows) {
+    if (rows.size() == 1) return rows[0];
+    int64_t n = 0;
+    for (const Tensor& r : rows) n += r.size(0);
+    Tensor out = Tensor::empty({n, rows[0].size(1)}, rows[0].dtype(), rows[0].device());
+    int64_t at = 0;
+    for (const Tensor& r : rows) {
+        Tensor dst = out.narrow(0, at, r.size(0));
+        dst.copy_from(r);
+        at += r.size(0);
+    }
+    return out;
+}
+
+}  // namespace
+
+Stats VQVAETask::forward_backward(const Tensor& part, Generator&, double loss_scale) {
+    VQVAE::Output out = model_.forward(part);
+    backward_scaled(out.loss, loss_scale);
+    // this part's EMA statistics, summed in part order with the step's others
+    Tensor stats = model_.quantizer.batch_statistics(out.q.z_e_flat, out.q.codes);
+    if (step_stats_.defined()) add_(step_stats_, stats);
+    else step_stats_ = stats;
+    step_z_e_.push_back(out.q.z_e_flat);
     Stats s = {{"loss", out.loss.value().item()},
                {"recon", out.recon.value().item()},
                {"commitment", out.q.commitment.value().item()},
@@ -52,15 +79,30 @@ Stats VQVAETask::forward_backward(const Tensor& batch, Generator&) {
     return s;
 }
 
+void VQVAETask::reduce_step(dist::Communicator& comm) {
+    comm.all_reduce_sum(step_stats_);
+    step_candidates_ = comm.all_gather(concat_rows(step_z_e_));
+    step_z_e_.clear();
+}
+
 void VQVAETask::after_step(Generator& gen) {
-    if (model_.config.codebook == CodebookMode::Ema) model_.quantizer.ema_update(last_z_e_, last_codes_, gen);
+    if (!step_candidates_.defined()) reduce_step(*single_);  // a caller that did not reduce: this process's parts alone
+    // codes used this epoch, over the whole batch of every rank
+    std::vector<double> stats = step_stats_.to(Device::cpu()).narrow(1, model_.config.code_dim, 1).contiguous().to_vector();
+    for (size_t k = 0; k < stats.size(); ++k)
+        if (stats[k] > 0) used_this_epoch_[k] = true;
+    if (model_.config.codebook == CodebookMode::Ema) model_.quantizer.apply_ema(step_stats_, step_candidates_, gen);
+    step_stats_ = Tensor();
+    step_candidates_ = Tensor();
 }
 
 Stats VQVAETask::end_epoch() {
     int64_t used = 0;
     for (bool u : used_this_epoch_) used += u;
     std::fill(used_this_epoch_.begin(), used_this_epoch_.end(), false);
-    return {{"used_codes", double(used)}};
+    const int64_t restarted = model_.quantizer.codes_restarted - restarted_before_epoch_;
+    restarted_before_epoch_ = model_.quantizer.codes_restarted;
+    return {{"used_codes", double(used)}, {"restarted_codes", double(restarted)}};
 }
 
 const TestSet& VQVAETask::test_set(int64_t limit) {

@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
     app.add_option("--save-every", o.save_every, "steps between extra checkpoints (0: epoch ends only)")->check(CLI::NonNegativeNumber);
     app.add_option("--eval-limit", o.eval_limit, "test images evaluated each epoch")->capture_default_str()->check(CLI::PositiveNumber);
     app.add_option("--threads", o.threads, "CPU threads (0: all cores, or VQ_NUM_THREADS)")->check(CLI::NonNegativeNumber);
+    app.add_option("--micro-batch", o.micro_batch,
+                   "split each rank's share of --batch into micro-batches of this many images, summing their "
+                   "gradients before one update (0: none)")->check(CLI::NonNegativeNumber);
+    app.add_option("--dist-engine", o.dist_engine, "under mpirun: auto (NCCL for CUDA where built), mpi, nccl")
+        ->capture_default_str()->check(CLI::IsMember({"auto", "mpi", "nccl"}));
     app.add_option("--preset", o.preset, "named configuration: reference or density (flags given explicitly win)");
     std::vector<CLI::Option*> arch = {
         app.add_option("--codes", o.codes, "VQ-VAE codebook size K, 2..4096 (the prior takes its VQ-VAE's K)")
@@ -48,6 +53,7 @@ int main(int argc, char** argv) {
             if (!steps->empty()) saved.steps = o.steps;
             saved.out_dir = resume;
             saved.threads = o.threads;
+            if (o.dist_engine != "auto") saved.dist_engine = o.dist_engine;
             return vq::models::train(saved, true);
         }
         if (o.out_dir.empty()) throw std::invalid_argument("--out is required (or --resume DIR)");
@@ -58,6 +64,7 @@ int main(int argc, char** argv) {
         return vq::models::train(o, false);
     } catch (const std::exception& e) {
         fmt::print(stderr, "\ntrain: error: {}\n", e.what());
+        vq::dist::abort_job_if_distributed(1);  // under mpirun: end every rank, never leave one waiting
         return 1;
     }
 }
