@@ -16,6 +16,7 @@ packages=(
   python3-numpy                            # the independent safetensors reader/writer in the tests
   python3-matplotlib                       # rd.png of the rate-distortion sweep (scripts/rd_sweep.sh)
   clang libclang-rt-14-dev                 # libFuzzer harnesses (tests/fuzz)
+  openmpi-bin libopenmpi-dev               # data-parallel training (mpirun -np N train) and its tests
 )
 
 missing=()

@@ -43,9 +43,29 @@ start=$(python3 -c "import time; print(time.time())")
 $BIN/train --model vqvae --epochs 1 --device cuda --data "$DATA" --out /tmp/vq_gpu_epoch 2>&1 | tail -3 | tee "$LOG/epoch.log"
 epoch_s=$(python3 -c "import time; print(time.time() - $start)")
 
+echo "== data parallel on the GPU (needs mpirun on this machine)"
+# 1. NCCL at world size 1 trains exactly as no communicator does;
+# 2. two ranks on this one GPU, reduced through host copies (--dist-engine
+#    mpi; NCCL cannot put two ranks on one GPU), equal one process with
+#    --micro-batch 64.
+dist="skipped (no mpirun)"
+if command -v mpirun >/dev/null; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  g=(--model vqvae --steps 60 --device cuda --data "$DATA" --eval-limit 500)
+  $BIN/train "${g[@]}" --out /tmp/dist_plain 2>/dev/null
+  mpirun -np 1 $BIN/train "${g[@]}" --dist-engine nccl --out /tmp/dist_nccl1 2>"$LOG/dist_nccl1.log"
+  $BIN/train "${g[@]}" --micro-batch 64 --out /tmp/dist_micro 2>/dev/null
+  mpirun -np 2 --oversubscribe $BIN/train "${g[@]}" --dist-engine mpi --out /tmp/dist_mpi2 2>"$LOG/dist_mpi2.log"
+  a=$(cmp -s /tmp/dist_plain/model.safetensors /tmp/dist_nccl1/model.safetensors && echo equal || echo DIFFERENT)
+  b=$(cmp -s /tmp/dist_micro/model.safetensors /tmp/dist_mpi2/model.safetensors && echo equal || echo DIFFERENT)
+  dist="NCCL world 1 vs none: $a; 2 ranks on 1 GPU (mpi) vs --micro-batch 64: $b"
+fi
+echo "$dist"
+
 echo
 echo "== GPU check summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
 echo "parity tests: $parity"
+echo "data parallel: $dist"
 python3 - "$LOG" "$epoch_s" <<'PY'
 import json, sys
 log, epoch = sys.argv[1], float(sys.argv[2])
