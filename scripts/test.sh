@@ -32,7 +32,8 @@ $quick && exit 0
 
 echo "== build and test under ASan + UBSan"
 if [ ! -f build-asan/build.ninja ]; then
-  meson setup build-asan -Dcuda=disabled -Dbuildtype=debugoptimized -Db_sanitize=address,undefined
+  # without CUDA and MPI: it also checks what a build without MPI says under mpirun
+  meson setup build-asan -Dcuda=disabled -Dmpi=disabled -Dbuildtype=debugoptimized -Db_sanitize=address,undefined
 fi
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -9,6 +9,7 @@
 
 #include "autograd/ops.hpp"
 #include "data/idx.hpp"
+#include "dist/communicator.hpp"
 #include "models/checkpoint.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/vqvae.hpp"
@@ -199,4 +200,22 @@ TEST_CASE("a loss that turns non-finite stops training at that step and keeps th
     nn::SafetensorsFile kept = nn::load_safetensors(d + "/model.safetensors");
     CHECK(kept.metadata.at("step") == std::to_string(bad_step - 1));
     CHECK(nn::load_safetensors(d + "/train_state.safetensors").metadata.at("step") == std::to_string(bad_step - 1));
+}
+
+TEST_CASE("a build without MPI refuses to run as one rank of several") {
+    // N copies of a single-process run would each train alone and overwrite
+    // one another's files. Only a build without MPI can show this (the
+    // sanitizer build of the test command is configured -Dmpi=disabled); in
+    // an MPI build the same environment means a real launch.
+    if (dist::built_with_mpi()) {
+        MESSAGE("skipped: this build has MPI (the -Dmpi=disabled build checks it)");
+        return;
+    }
+    const std::string dir = test_dir("bad_inputs", "no_mpi", true);
+    ProcessResult r = run_tool("/usr/bin/env", {"OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=1", tool("train"),
+                                                "--model", "vqvae", "--steps", "1", "--out", dir + "/run"});
+    CHECK(r.exit_code != 0);
+    CHECK(r.output.find("rank 1 of 2") != std::string::npos);
+    CHECK(r.output.find("this build has no MPI") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir + "/run/model.safetensors"));
 }
