@@ -1,51 +1,83 @@
 // The NCCL engine: CUDA tensors are reduced on the GPUs by NCCL, one GPU per
 // rank; MPI starts the ranks, carries NCCL's id from rank 0 to the others,
 // and still handles CPU tensors. This is how llm.c trains on many GPUs.
-#include <cuda_runtime.h>
+// libnccl itself is reached through a module opened here (libvqnccl.so), so
+// that no other run pays for loading it.
+#include <dlfcn.h>
 #include <mpi.h>
-#include <nccl.h>
+#include <unistd.h>
 
+#include <climits>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
+#include "cuda/backend.hpp"
 #include "dist/mpi_engine.hpp"
+#include "dist/nccl_module_api.hpp"
 
 namespace vq::dist {
 
 namespace {
 
-void check_nccl(ncclResult_t r, const char* what) {
-    if (r != ncclSuccess) throw std::runtime_error(std::string("NCCL: ") + what + ": " + ncclGetErrorString(r));
+// $VQ_NCCL_MODULE, then the build tree (<exe>/../dist/), then the install.
+const NcclModuleApi& nccl_module() {
+    static const NcclModuleApi* api = [] {
+        std::string tried;
+        std::vector<std::string> paths;
+        if (const char* env = std::getenv("VQ_NCCL_MODULE"); env && *env) paths.push_back(env);
+        char exe[PATH_MAX];
+        if (ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); n > 0) {
+            exe[n] = 0;
+            paths.push_back((std::filesystem::path(exe).parent_path().parent_path() / "dist" / "libvqnccl.so").string());
+        }
+        paths.push_back(VQ_NCCL_MODULE_INSTALLED);
+        for (const std::string& path : paths) {
+            void* handle = std::filesystem::exists(path) ? dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) : nullptr;
+            if (!handle) {
+                tried += "\n  " + path + (std::filesystem::exists(path) ? std::string(": ") + dlerror() : ": not there");
+                continue;
+            }
+            auto entry = reinterpret_cast<const NcclModuleApi* (*)()>(dlsym(handle, "vq_nccl_module_api"));
+            if (entry && entry()->version == kNcclModuleApiVersion) return entry();
+            tried += "\n  " + path + ": not an NCCL module of this build";
+        }
+        throw std::runtime_error("the NCCL engine (libvqnccl.so) could not be loaded; tried:" + tried);
+    }();
+    return *api;
 }
 
-ncclDataType_t nccl_type(DType d) {
+void check(const char* error, const char* what) {
+    if (error && *error) throw std::runtime_error(std::string("NCCL: ") + what + ": " + error);
+}
+
+NcclType nccl_type(DType d) {
     switch (d) {
-        case DType::F32: return ncclFloat32;
-        case DType::F64: return ncclFloat64;
-        case DType::I64: return ncclInt64;
+        case DType::F32: return NcclType::F32;
+        case DType::F64: return NcclType::F64;
+        case DType::I64: return NcclType::I64;
     }
     throw std::invalid_argument("NCCL: unsupported dtype");
 }
 
 class NcclCommunicator : public MpiCommunicator {
 public:
-    NcclCommunicator() {
-        ncclUniqueId id;
-        if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
-        MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
-        check_nccl(ncclCommInitRank(&comm_, world_, id, rank_), "ncclCommInitRank");
+    NcclCommunicator() : nccl_(nccl_module()) {
+        unsigned char id[kNcclIdBytes] = {};
+        if (rank_ == 0) check(nccl_.unique_id(id), "ncclGetUniqueId");
+        MPI_Bcast(id, int(kNcclIdBytes), MPI_BYTE, 0, MPI_COMM_WORLD);
+        check(nccl_.init(&comm_, world_, rank_, id), "ncclCommInitRank");
     }
-    ~NcclCommunicator() override { ncclCommDestroy(comm_); }
+    ~NcclCommunicator() override {
+        if (comm_) nccl_.destroy(comm_);
+    }
     const char* engine() const override { return "nccl"; }
 
-    // On the legacy default stream, where every kernel of cuda/ runs, so the
-    // reduction is ordered after the backward that produced the gradients.
     void all_reduce_sum(Tensor& t) override {
         if (!t.is_cuda()) return MpiCommunicator::all_reduce_sum(t);
         if (!t.is_contiguous()) throw std::invalid_argument("all_reduce_sum: the tensor must be contiguous, got " + t.shape_str());
-        check_nccl(ncclAllReduce(t.raw_data(), t.raw_data(), size_t(t.numel()), nccl_type(t.dtype()), ncclSum, comm_, 0),
-                   "ncclAllReduce");
-        cudaStreamSynchronize(0);
+        check(nccl_.all_reduce_sum(comm_, t.raw_data(), size_t(t.numel()), nccl_type(t.dtype())), "ncclAllReduce");
+        cuda::synchronize();
     }
     Tensor all_gather(const Tensor& t_in) override {
         if (!t_in.is_cuda()) return MpiCommunicator::all_gather(t_in);
@@ -54,20 +86,20 @@ public:
         if (shape.empty()) shape = {1};
         shape[0] *= world_;
         Tensor out = Tensor::empty(shape, t.dtype(), t.device());
-        check_nccl(ncclAllGather(t.raw_data(), out.raw_data(), size_t(t.numel()), nccl_type(t.dtype()), comm_, 0),
-                   "ncclAllGather");
-        cudaStreamSynchronize(0);
+        check(nccl_.all_gather(comm_, t.raw_data(), out.raw_data(), size_t(t.numel()), nccl_type(t.dtype())),
+              "ncclAllGather");
+        cuda::synchronize();
         return out;
     }
     void broadcast(Tensor& t, int root) override {
         if (!t.is_cuda()) return MpiCommunicator::broadcast(t, root);
-        check_nccl(ncclBroadcast(t.raw_data(), t.raw_data(), size_t(t.numel()), nccl_type(t.dtype()), root, comm_, 0),
-                   "ncclBroadcast");
-        cudaStreamSynchronize(0);
+        check(nccl_.broadcast(comm_, t.raw_data(), size_t(t.numel()), nccl_type(t.dtype()), root), "ncclBroadcast");
+        cuda::synchronize();
     }
 
 private:
-    ncclComm_t comm_ = nullptr;
+    const NcclModuleApi& nccl_;
+    void* comm_ = nullptr;
 };
 
 }  // namespace
