@@ -137,7 +137,8 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"log_every", o.log_every}, {"save_every", o.save_every}, {"eval_limit", o.eval_limit},
               {"preset", o.preset},     {"codes", o.codes},       {"code_dim", o.code_dim},
               {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers},
-              {"micro_batch", o.micro_batch}, {"dist_engine", o.dist_engine}};
+              {"micro_batch", o.micro_batch}, {"dist_engine", o.dist_engine},
+              {"components", o.components}, {"mixture_alpha", o.mixture_alpha}};
     nn::write_file_atomic(path, j.dump(2) + "\n");
 }
 
@@ -174,6 +175,8 @@ TrainOptions load_config(const std::string& path) {
         o.prior_layers = j.value("prior_layers", o.prior_layers);
         o.micro_batch = j.value("micro_batch", o.micro_batch);
         o.dist_engine = j.value("dist_engine", o.dist_engine);
+        o.components = j.value("components", o.components);
+        o.mixture_alpha = j.value("mixture_alpha", o.mixture_alpha);
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": incomplete training config (" + e.what() + ")");
     }

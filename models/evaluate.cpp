@@ -1,4 +1,5 @@
 #include "models/evaluate.hpp"
+#include "models/mixture.hpp"
 
 #include <fmt/format.h>
 
@@ -73,7 +74,8 @@ json evaluate_vqvae(const std::string& vqvae_path, const std::string& prior_path
 
 json evaluate_density(const EvalOptions& o) {
     if (!o.prior.empty() && o.vqvae.empty()) throw std::invalid_argument("--prior needs the --vqvae whose codes it models");
-    if (o.vqvae.empty() && o.vae.empty()) throw std::invalid_argument("give at least --vqvae or --vae");
+    if (o.vqvae.empty() && o.vae.empty() && o.mixture.empty())
+        throw std::invalid_argument("give at least --vqvae, --vae or --mixture");
     if (o.vqvae.empty() && !o.more_vqvae.empty()) throw std::invalid_argument("more VQ-VAEs need a first --vqvae");
     if (o.limit < 0) throw std::invalid_argument("--limit must not be negative, got " + std::to_string(o.limit));
     if (o.iw_limit < 0) throw std::invalid_argument("--iw-limit must not be negative, got " + std::to_string(o.iw_limit));
@@ -132,6 +134,13 @@ json evaluate_density(const EvalOptions& o) {
         out["iw_k"] = o.iw_k;
         out["iw_images"] = iw_n;
     }
+    if (!o.mixture.empty()) {
+        nn::SafetensorsFile f = nn::load_safetensors(o.mixture);
+        out["mixture_nats"] = mixture_test_nll(o.mixture, o.data_dir, n);
+        auto p = f.tensors.find("probs");
+        if (p != f.tensors.end()) out["mixture_components"] = p->second.size(0);
+        if (f.metadata.count("step")) out["mixture_iterations"] = std::stoll(f.metadata["step"]);
+    }
     return out;
 }
 
@@ -157,6 +166,9 @@ std::string format_density_table(const json& r) {
         row(label + " + PixelCNN prior (bound)", m, "vqvae_prior_nats");
     }
     row("VAE -ELBO (bound)", r, "vae_elbo_nats");
+    if (r.contains("mixture_nats"))
+        row(fmt::format("Mixture of {} Bernoullis, {} EM iterations (exact)", r.value("mixture_components", int64_t(0)),
+                        r.value("mixture_iterations", int64_t(0))), r, "mixture_nats");
     if (r.contains("iw_k")) {
         std::string on = r.value("iw_images", r["images"].get<int64_t>()) == r["images"].get<int64_t>()
                              ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     app.add_option("--vqvae", vqvaes, "VQ-VAE model.safetensors (repeat to compare several in one table)");
     app.add_option("--prior", priors, "PixelCNN prior model.safetensors (needs --vqvae; one per --vqvae when repeated)");
     app.add_option("--vae", o.vae, "VAE model.safetensors");
+    app.add_option("--mixture", o.mixture, "mixture of Bernoullis model.safetensors (exact NLL)");
     app.add_option("--iw", o.iw_k, "importance samples for the VAE's IWAE estimate")->capture_default_str();
     app.add_option("--data", o.data_dir, "directory of IDX files")->capture_default_str();
     app.add_option("--limit", o.limit, "evaluate the first N test images (0: all)")->capture_default_str();

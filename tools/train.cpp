@@ -3,14 +3,20 @@
 #include <fmt/format.h>
 
 #include "models/checkpoint.hpp"
+#include "models/mixture.hpp"
 #include "models/presets.hpp"
 #include "models/task.hpp"
 
 int main(int argc, char** argv) {
-    CLI::App app{"Train a reference model (vqvae, vae or prior) on binarized Fashion-MNIST"};
+    CLI::App app{"Train a model (vqvae, vae, prior, or the classical mixture of Bernoullis) on binarized Fashion-MNIST"};
     vq::models::TrainOptions o;
     std::string resume;
-    app.add_option("--model", o.model, "vqvae | vae | prior")->check(CLI::IsMember({"vqvae", "vae", "prior"}));
+    app.add_option("--model", o.model, "vqvae | vae | prior | mixture")
+        ->check(CLI::IsMember({"vqvae", "vae", "prior", "mixture"}));
+    app.add_option("--components", o.components, "mixture: components C (its --epochs are EM iterations)")
+        ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000)));
+    app.add_option("--alpha", o.mixture_alpha, "mixture: pseudo-count of the M step, keeping pixel probabilities off 0 and 1")
+        ->capture_default_str()->check(CLI::NonNegativeNumber);
     app.add_option("--data", o.data_dir, "directory of IDX files")->capture_default_str();
     auto* epochs = app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str();
     auto* steps = app.add_option("--steps", o.steps, "stop after this many steps in total (overrides --epochs)");
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
             if (!epochs->empty()) saved.epochs = o.epochs;
             if (!steps->empty()) saved.steps = o.steps;
             saved.out_dir = resume;
+            if (saved.model == "mixture") throw std::invalid_argument("--resume: EM runs are not resumable; start again (each iteration takes seconds)");
             saved.threads = o.threads;
             if (o.dist_engine != "auto") saved.dist_engine = o.dist_engine;
             return vq::models::train(saved, true);
@@ -60,6 +67,7 @@ int main(int argc, char** argv) {
         if (o.model == "prior" && o.vqvae.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
         if (o.model == "prior" && given.count("--codes"))
             throw std::invalid_argument("--codes is the VQ-VAE's: the prior takes K from --vqvae");
+        if (o.model == "mixture") return vq::models::train_mixture(o);
         vq::models::apply_preset(o, given);
         return vq::models::train(o, false);
     } catch (const std::exception& e) {
