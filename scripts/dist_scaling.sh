@@ -10,7 +10,7 @@ steps=${1:-60}
 out=${2:-$(mktemp -d)}
 mkdir -p "$out"
 train=build/tools/train
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 common=(--steps "$steps" --batch 128 --log-every "$steps" --eval-limit 100)
 for model in vqvae vae prior; do
   extra=()

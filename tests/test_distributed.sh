@@ -16,6 +16,9 @@ trap 'rm -rf "$work"' EXIT
 # CI runs as root; OpenMPI refuses that unless told. One thread per rank, and
 # more ranks than cores allowed.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# containers often forbid the cross-process memory reads of shared-memory
+# transfers (ptrace); copy through the shared segment instead
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpi=(mpirun -np 2 --oversubscribe)
 common=(--threads 1 --batch 128 --eval-limit 200)
 
