@@ -166,14 +166,14 @@ std::string format_density_table(const json& r) {
         row(label + " + PixelCNN prior (bound)", m, "vqvae_prior_nats");
     }
     row("VAE -ELBO (bound)", r, "vae_elbo_nats");
-    if (r.contains("mixture_nats"))
-        row(fmt::format("Mixture of {} Bernoullis, {} EM iterations (exact)", r.value("mixture_components", int64_t(0)),
-                        r.value("mixture_iterations", int64_t(0))), r, "mixture_nats");
     if (r.contains("iw_k")) {
         std::string on = r.value("iw_images", r["images"].get<int64_t>()) == r["images"].get<int64_t>()
                              ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());
         row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats");
     }
+    if (r.contains("mixture_nats"))
+        row(fmt::format("Mixture of {} Bernoullis, {} EM iterations (exact)", r.value("mixture_components", int64_t(0)),
+                        r.value("mixture_iterations", int64_t(0))), r, "mixture_nats");
     for (const json& m : models) {
         s += fmt::format("  {}: recon NLL {:.2f} nats/image", m["label"].get<std::string>(), m["vqvae_recon_nats"].get<double>());
         if (m.contains("prior_nats"))
