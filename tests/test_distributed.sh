@@ -62,9 +62,10 @@ echo "== a rank killed mid-run"
 job=$!
 for _ in $(seq 600); do [ -f "$work/killed/model.safetensors" ] && break; sleep 0.2; done
 [ -f "$work/killed/model.safetensors" ] || fail "no checkpoint appeared"
-rank1=""
-for pid in $(pgrep -f -- "--out $work/killed" || true); do
-  if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then rank1=$pid; fi
+rank1=""  # the process of that run whose environment says rank 1 (no procps needed)
+for dir in /proc/[0-9]*; do
+  tr '\0' ' ' < "$dir/cmdline" 2>/dev/null | grep -q -- "--out $work/killed" || continue
+  if tr '\0' '\n' < "$dir/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then rank1=${dir#/proc/}; fi
 done
 [ -n "$rank1" ] || fail "could not find rank 1"
 kill -9 "$rank1"
