@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <regex>
+#include <cstdio>
 
 #include "codec/io.hpp"
 #include "data/idx.hpp"
@@ -87,11 +87,13 @@ int main(int argc, char** argv) {
             auto prior = models::load_prior(prior_path, device);
             models::check_prior_matches(*prior, prior_path, *vqvae, vqvae_path);
             Tensor mask;
-            std::smatch m;
+            long long rx = 0, ry = 0, rw = 0, rh = 0;
+            int used = 0;
             if (holes > 0) {
                 mask = models::random_square_masks(N, holes, gen);
-            } else if (std::regex_match(mask_arg, m, std::regex(R"((\d+),(\d+),(\d+),(\d+))"))) {
-                mask = models::rectangle_mask(std::stoll(m[1]), std::stoll(m[2]), std::stoll(m[3]), std::stoll(m[4]));
+            } else if (std::sscanf(mask_arg.c_str(), "%lld,%lld,%lld,%lld%n", &rx, &ry, &rw, &rh, &used) == 4 &&
+                       used == int(mask_arg.size())) {  // x,y,w,h
+                mask = models::rectangle_mask(rx, ry, rw, rh);
             } else {
                 mask = gt(data::read_png_gray(mask_arg), 0.0);
                 if (mask.shape() != Shape{1, 1, 28, 28})
