@@ -154,7 +154,7 @@ TEST_CASE("at least 30 bad inputs give clear errors and damage no checkpoint") {
         {"CLI: prior without --vqvae", [&] { return tool_error("train", {"--model", "prior", "--out", d + "/o4"}); }, "needs --vqvae FILE"},
         {"CLI: unwritable --out", [&] { return tool_error("train", {"--steps", "1", "--out", "/proc/vq/out"}); }, "/proc/vq/out"},
         {"CLI: resume of a folder with no run", [&] { return tool_error("train", {"--resume", d + "/dims_set"}); }, "config.json: cannot open"},
-        {"CLI: evaluate with no model", [&] { return tool_error("evaluate", {"--limit", "5"}); }, "give at least --vqvae or --vae"},
+        {"CLI: evaluate with no model", [&] { return tool_error("evaluate", {"--limit", "5"}); }, "give at least --vqvae, --vae or --mixture"},
         {"CLI: sample with n = 0", [&] { return tool_error("sample", {"--vqvae", vqvae, "--prior", d + "/prior.safetensors", "-n", "0", "--out", d + "/s.png"}); }, "-n"},
         {"CLI: bad device name", [&] { return tool_error("evaluate", {"--vqvae", vqvae, "--device", "tpu", "--limit", "2"}); }, "unknown device 'tpu'"},
         {"CLI: decompress of a non-.vqz file", [&] { return tool_error("decompress", {"--vqvae", vqvae, "--prior", d + "/prior.safetensors", "--in", vqvae, "--out", d + "/x"}); }, "not a .vqz file"},
