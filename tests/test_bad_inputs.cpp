@@ -147,6 +147,9 @@ TEST_CASE("at least 30 bad inputs give clear errors and damage no checkpoint") {
          [&] { return tool_error("train", {"--model", "vae", "--init", vqvae, "--steps", "1", "--out", run}); }, "expected a 'vae' one"},
         // command lines
         {"CLI: unknown flag", [&] { return tool_error("train", {"--modle", "vqvae"}); }, "--modle"},
+        {"CLI: a micro-batch that does not divide the batch",
+         [&] { return tool_error("train", {"--batch", "10", "--micro-batch", "4", "--steps", "1", "--out", d + "/mb"}); },
+         "--micro-batch 4 does not divide the 10 images"},
         {"CLI: zero batch", [&] { return tool_error("train", {"--batch", "0", "--steps", "1", "--out", d + "/o2"}); }, "--batch must be positive, got 0"},
         {"CLI: negative batch", [&] { return tool_error("bench", {"--batch", "-4"}); }, "--batch"},
         {"CLI: zero epochs", [&] { return tool_error("train", {"--epochs", "0", "--out", d + "/o3"}); }, "--epochs must be positive, got 0"},
