@@ -5,17 +5,11 @@
 // The module is looked for at $VQ_CUDA_MODULE, then beside the executable's
 // folder as in the build tree (<exe>/../cuda/libvqcuda.so), then where
 // `meson install` puts it.
-#include <dlfcn.h>
-#include <unistd.h>
-
-#include <climits>
-#include <filesystem>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "cuda/module_api.hpp"
+#include "cuda/module_loader.hpp"
 
 namespace vq::cuda {
 
@@ -26,43 +20,19 @@ struct Loaded {
     std::string error;  // why it is null
 };
 
-std::vector<std::string> module_candidates() {
-    std::vector<std::string> paths;
-    if (const char* env = std::getenv("VQ_CUDA_MODULE"); env && *env) paths.push_back(env);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        paths.push_back((std::filesystem::path(exe).parent_path().parent_path() / "cuda" / "libvqcuda.so").string());
-    }
-    paths.push_back(VQ_CUDA_MODULE_INSTALLED);
-    return paths;
-}
-
 const Loaded& loaded() {
     static Loaded l = [] {
         Loaded r;
         std::string tried;
-        for (const std::string& path : module_candidates()) {
-            if (!std::filesystem::exists(path)) {
-                tried += "\n  " + path + ": not there";
-                continue;
-            }
-            void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-            if (!handle) {
-                tried += "\n  " + path + ": " + dlerror();
-                continue;
-            }
-            auto entry = reinterpret_cast<const ModuleApi* (*)()>(dlsym(handle, "vq_cuda_module_api"));
-            const ModuleApi* api = entry ? entry() : nullptr;
-            if (!api || api->version != kModuleApiVersion) {
-                tried += "\n  " + path + ": not a CUDA module of this build";
-                continue;
-            }
-            r.api = api;
-            return r;
-        }
-        r.error = "the CUDA backend (libvqcuda.so) could not be loaded; tried:" + tried;
+        using Entry = const ModuleApi* (*)();
+        void* entry = open_module_entry({"libvqcuda.so", "VQ_CUDA_MODULE", "cuda", VQ_CUDA_MODULE_INSTALLED, "vq_cuda_module_api"},
+                                        [](void* e) {
+                                            const ModuleApi* api = reinterpret_cast<Entry>(e)();
+                                            return api && api->version == kModuleApiVersion;
+                                        },
+                                        tried);
+        if (entry) r.api = reinterpret_cast<Entry>(entry)();
+        else r.error = "the CUDA backend (libvqcuda.so) could not be loaded; tried:" + tried;
         return r;
     }();
     return l;

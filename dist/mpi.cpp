@@ -44,13 +44,17 @@ MpiCommunicator::~MpiCommunicator() {
     if (!finalized) MPI_Finalize();
 }
 
+Shape MpiCommunicator::gathered_shape(const Tensor& t) const {
+    Shape shape = t.shape();
+    if (shape.empty()) shape = {1};
+    shape[0] *= world_;
+    return shape;
+}
+
 // t: [*] on any device -> [world * d0, ...] on t's device, ranks in order
 Tensor MpiCommunicator::all_gather(const Tensor& t) {
     Tensor host = t.to(Device::cpu()).contiguous();
-    Shape shape = host.shape();
-    if (shape.empty()) shape = {1};
-    shape[0] *= world_;
-    Tensor out = Tensor::empty(shape, host.dtype());
+    Tensor out = Tensor::empty(gathered_shape(host), host.dtype());
     const int bytes = checked_count(bytes_of(host), "all_gather");
     MPI_Allgather(host.raw_data(), bytes, MPI_BYTE, out.raw_data(), bytes, MPI_BYTE, MPI_COMM_WORLD);
     return out.to(t.device());

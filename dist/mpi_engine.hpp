@@ -20,6 +20,8 @@ public:
     [[noreturn]] void abort(int code) override;
 
 protected:
+    // t: [d0, ...] (or a scalar, as [1]) -> [world * d0, ...], the shape every all_gather returns
+    Shape gathered_shape(const Tensor& t) const;
     int rank_ = 0, world_ = 1;
 };
 

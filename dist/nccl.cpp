@@ -3,16 +3,13 @@
 // and still handles CPU tensors. This is how llm.c trains on many GPUs.
 // libnccl itself is reached through a module opened here (libvqnccl.so), so
 // that no other run pays for loading it.
-#include <dlfcn.h>
 #include <mpi.h>
-#include <unistd.h>
 
-#include <climits>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 
 #include "cuda/backend.hpp"
+#include "cuda/module_loader.hpp"
 #include "dist/mpi_engine.hpp"
 #include "dist/nccl_module_api.hpp"
 
@@ -23,26 +20,13 @@ namespace {
 // $VQ_NCCL_MODULE, then the build tree (<exe>/../dist/), then the install.
 const NcclModuleApi& nccl_module() {
     static const NcclModuleApi* api = [] {
+        using Entry = const NcclModuleApi* (*)();
         std::string tried;
-        std::vector<std::string> paths;
-        if (const char* env = std::getenv("VQ_NCCL_MODULE"); env && *env) paths.push_back(env);
-        char exe[PATH_MAX];
-        if (ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); n > 0) {
-            exe[n] = 0;
-            paths.push_back((std::filesystem::path(exe).parent_path().parent_path() / "dist" / "libvqnccl.so").string());
-        }
-        paths.push_back(VQ_NCCL_MODULE_INSTALLED);
-        for (const std::string& path : paths) {
-            void* handle = std::filesystem::exists(path) ? dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) : nullptr;
-            if (!handle) {
-                tried += "\n  " + path + (std::filesystem::exists(path) ? std::string(": ") + dlerror() : ": not there");
-                continue;
-            }
-            auto entry = reinterpret_cast<const NcclModuleApi* (*)()>(dlsym(handle, "vq_nccl_module_api"));
-            if (entry && entry()->version == kNcclModuleApiVersion) return entry();
-            tried += "\n  " + path + ": not an NCCL module of this build";
-        }
-        throw std::runtime_error("the NCCL engine (libvqnccl.so) could not be loaded; tried:" + tried);
+        void* entry = cuda::open_module_entry(
+            {"libvqnccl.so", "VQ_NCCL_MODULE", "dist", VQ_NCCL_MODULE_INSTALLED, "vq_nccl_module_api"},
+            [](void* e) { return reinterpret_cast<Entry>(e)()->version == kNcclModuleApiVersion; }, tried);
+        if (!entry) throw std::runtime_error("the NCCL engine (libvqnccl.so) could not be loaded; tried:" + tried);
+        return reinterpret_cast<Entry>(entry)();
     }();
     return *api;
 }
@@ -82,10 +66,7 @@ public:
     Tensor all_gather(const Tensor& t_in) override {
         if (!t_in.is_cuda()) return MpiCommunicator::all_gather(t_in);
         Tensor t = t_in.contiguous();
-        Shape shape = t.shape();
-        if (shape.empty()) shape = {1};
-        shape[0] *= world_;
-        Tensor out = Tensor::empty(shape, t.dtype(), t.device());
+        Tensor out = Tensor::empty(gathered_shape(t), t.dtype(), t.device());
         check(nccl_.all_gather(comm_, t.raw_data(), out.raw_data(), size_t(t.numel()), nccl_type(t.dtype())),
               "ncclAllGather");
         cuda::synchronize();
