@@ -51,8 +51,6 @@ Launch launch_from_environment() {
     return l;
 }
 
-std::unique_ptr<Communicator> single_process() { return std::make_unique<SingleProcess>(); }
-
 bool built_with_mpi() { return VQ_HAVE_MPI; }
 bool built_with_nccl() { return VQ_HAVE_NCCL; }
 

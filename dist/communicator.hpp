@@ -48,9 +48,6 @@ public:
 // tensors through host copies) or "nccl".
 std::unique_ptr<Communicator> connect(Device device, const std::string& engine = "auto");
 
-// The single-process engine on its own (every collective the identity).
-std::unique_ptr<Communicator> single_process();
-
 // Whether this build has the MPI and NCCL engines (meson -Dmpi, -Dnccl).
 bool built_with_mpi();
 bool built_with_nccl();

@@ -72,7 +72,7 @@ public:
     // After every part of a step, on every rank: sums what after_step needs
     // over all of them (the VQ-VAE's EMA statistics and restart candidates).
     virtual void reduce_step(dist::Communicator&) {}
-    // Runs after the optimizer step (the VQ-VAE's EMA codebook update).
+    // Runs after the optimizer step and reduce_step (the VQ-VAE's EMA codebook update).
     virtual void after_step(Generator&) {}
     // Epoch summary (e.g. codes used this epoch); resets the epoch counters.
     virtual Stats end_epoch() { return {}; }

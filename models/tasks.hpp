@@ -54,7 +54,6 @@ private:
     std::vector<Tensor> step_z_e_;
     std::vector<bool> used_this_epoch_;
     int64_t restarted_before_epoch_ = 0;
-    std::unique_ptr<dist::Communicator> single_ = dist::single_process();
 };
 
 class VAETask : public TrainTask {

@@ -86,7 +86,6 @@ void VQVAETask::reduce_step(dist::Communicator& comm) {
 }
 
 void VQVAETask::after_step(Generator& gen) {
-    if (!step_candidates_.defined()) reduce_step(*single_);  // a caller that did not reduce: this process's parts alone
     // codes used this epoch, over the whole batch of every rank
     std::vector<double> stats = step_stats_.to(Device::cpu()).narrow(1, model_.config.code_dim, 1).contiguous().to_vector();
     for (size_t k = 0; k < stats.size(); ++k)
