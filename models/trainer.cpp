@@ -131,6 +131,59 @@ void all_reduce_gradients(const optim::Optimizer& opt, dist::Communicator& comm)
     }
 }
 
+// Forward and backward of this rank's parts of `batch`, their gradients
+// summed in part order (the order one process of N micro-batches adds them).
+// A whole batch draws from the step's generator; each of several parts from
+// its own, seeded by (step, part), so a part draws the same numbers on any
+// rank. Returns each stat summed over the parts, weighted by part size.
+Stats forward_backward_parts(TrainTask& task, optim::Optimizer& opt, const Tensor& batch, const StepSplit& split,
+                             uint64_t step_seed, Generator& step_gen, Device device) {
+    const int64_t b = batch.size(0);
+    Stats sums;
+    std::vector<Tensor> grads;
+    for (int64_t c = 0; c < split.chunks; ++c) {
+        const int64_t part = split.rank * split.chunks + c;
+        const int64_t begin = part * b / split.parts, end = (part + 1) * b / split.parts;
+        if (c > 0) {  // keep the parts so far; this part's backward starts from zero
+            grads.clear();
+            for (auto& [name, p] : opt.params()) grads.push_back(p.grad());
+            opt.zero_grad();
+        }
+        Generator part_gen(data::mix_seed(step_seed, uint64_t(1 + part)));
+        Stats s = task.forward_backward(batch.narrow(0, begin, end - begin).contiguous().to(device),
+                                        split.parts == 1 ? step_gen : part_gen, double(end - begin) / double(b));
+        if (c > 0) {
+            size_t i = 0;
+            for (auto& [name, p] : opt.params()) {
+                Tensor acc = grads[i++];
+                if (!acc.defined()) continue;
+                if (p.grad().defined()) add_(acc, p.grad());
+                ag::Var v = p;
+                v.set_grad(acc);
+            }
+        }
+        if (sums.empty()) {
+            sums = s;
+            for (auto& [name, v] : sums) v = 0;
+        }
+        for (size_t i = 0; i < s.size(); ++i) sums[i].second += s[i].second * double(end - begin);
+    }
+    return sums;
+}
+
+// Sums the stats over the ranks, and with them whether any rank was
+// interrupted, so that every rank stops at the same step.
+void all_reduce_stats(Stats& s, dist::Communicator& comm) {
+    std::vector<double> shared;
+    for (auto& [name, v] : s) shared.push_back(v);
+    shared.push_back(g_interrupted ? 1.0 : 0.0);
+    Tensor t = Tensor::from_vector(shared, {int64_t(shared.size())});
+    comm.all_reduce_sum(t);
+    shared = t.to_vector();
+    for (size_t i = 0; i < s.size(); ++i) s[i].second = shared[i];
+    if (shared.back() > 0) g_interrupted = true;
+}
+
 // FNV-1a over the bytes of every parameter and training-state tensor: the
 // ranks of one job must hold the same bits.
 int64_t state_hash(const nn::Module& model, const TrainTask& task) {
@@ -216,50 +269,12 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
         const uint64_t step_seed = data::mix_seed(o.seed ^ 0x5EEDull, uint64_t(step));
         Generator gen(step_seed);
         opt.zero_grad();
-        // this rank's parts, their gradients summed in part order
-        std::vector<double> sums;  // each stat times its part's size
-        Stats names;
-        std::vector<Tensor> grads;
-        for (int64_t c = 0; c < split.chunks; ++c) {
-            const int64_t part = split.rank * split.chunks + c;
-            const int64_t begin = part * b / split.parts, end = (part + 1) * b / split.parts;
-            if (c > 0) {
-                grads.clear();
-                for (auto& [name, p] : opt.params()) grads.push_back(p.grad());
-                opt.zero_grad();
-            }
-            Generator part_gen(split.parts == 1 ? step_seed : data::mix_seed(step_seed, uint64_t(1 + part)));
-            Stats s = task->forward_backward(batch.narrow(0, begin, end - begin).contiguous().to(device),
-                                             split.parts == 1 ? gen : part_gen, double(end - begin) / double(b));
-            if (c > 0) {
-                size_t i = 0;
-                for (auto& [name, p] : opt.params()) {
-                    Tensor acc = grads[i++];
-                    if (!acc.defined()) continue;
-                    if (p.grad().defined()) add_(acc, p.grad());
-                    ag::Var v = p;
-                    v.set_grad(acc);
-                }
-            }
-            if (sums.empty()) {
-                names = s;
-                sums.assign(s.size(), 0.0);
-            }
-            for (size_t i = 0; i < s.size(); ++i) sums[i] += s[i].second * double(end - begin);
-        }
+        Stats s = forward_backward_parts(*task, opt, batch, split, step_seed, gen, device);
         if (split.world > 1) {
             all_reduce_gradients(opt, comm);
-            // the logged means over the whole batch, and whether any rank was interrupted
-            std::vector<double> shared = sums;
-            shared.push_back(g_interrupted ? 1.0 : 0.0);
-            Tensor t = Tensor::from_vector(shared, {int64_t(shared.size())});
-            comm.all_reduce_sum(t);
-            shared = t.to_vector();
-            for (size_t i = 0; i < sums.size(); ++i) sums[i] = shared[i];
-            if (shared.back() > 0) g_interrupted = true;
+            all_reduce_stats(s, comm);
         }
-        Stats s = names;
-        for (size_t i = 0; i < s.size(); ++i) s[i].second = sums[i] / double(b);
+        for (auto& [name, v] : s) v /= double(b);  // the means over the whole batch
         if (!std::isfinite(s.front().second)) {
             bar.finish();
             double v = s.front().second;
