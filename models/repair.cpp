@@ -1,5 +1,6 @@
 #include "models/repair.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -126,6 +127,15 @@ Tensor denoise_images(const VQVAE& vqvae, const Tensor& images, Device device, d
     // log-odds of clean = 1: the decoder's logit plus the observation's evidence
     const double evidence = std::log((1 - flip_p) / flip_p);
     return gt(add(logits, mul(sub(mul(y, 2.0), 1.0), evidence)), 0.0);
+}
+
+Tensor mean_image(const data::Dataset& d) {
+    const int64_t pixels = d.height * d.width;
+    std::vector<double> mean(static_cast<size_t>(pixels), 0.0);
+    for (int64_t i = 0; i < d.count; ++i)
+        for (int64_t p = 0; p < pixels; ++p) mean[size_t(p)] += d.pixels[size_t(i * pixels + p)] / 255.0;
+    for (double& v : mean) v /= double(std::max<int64_t>(d.count, 1));
+    return Tensor::from_vector(mean, {1, 1, d.height, d.width}).to(DType::F32);
 }
 
 Tensor random_square_masks(int64_t n, int64_t w, Generator& gen) {

@@ -12,6 +12,7 @@
 // only describe shapes the VQ-VAE learned, not salt-and-pepper noise.
 #pragma once
 
+#include "data/idx.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/vqvae.hpp"
 
@@ -41,6 +42,10 @@ Tensor add_flip_noise(const Tensor& images, double p, Generator& gen);
 //   q P(y | 1) > (1 - q) P(y | 0),  P(y | c) = 1 - flip_p if y = c, else flip_p,
 // so a pixel is changed only where the decoder is confident enough.
 Tensor denoise_images(const VQVAE& vqvae, const Tensor& images, Device device, double flip_p = 0.0);
+
+// The mean of a data set's images, pixels in [0, 1]: [1, 1, H, W] (f32);
+// the mean-fill baseline of repair.
+Tensor mean_image(const data::Dataset& images);
 
 // A random w x w square per image, inside the 28x28 frame: [N, 1, 28, 28] of 0/1
 Tensor random_square_masks(int64_t n, int64_t w, Generator& gen);

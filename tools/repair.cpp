@@ -115,12 +115,7 @@ int main(int argc, char** argv) {
             }
             bar.finish();
             // baseline 2: the training set's mean image, thresholded
-            data::Dataset train = data::load_split(data_dir, "train");
-            std::vector<double> mean(784, 0.0);
-            for (int64_t i = 0; i < train.count; ++i)
-                for (int64_t p = 0; p < 784; ++p) mean[size_t(p)] += train.pixels[size_t(i * 784 + p)] / 255.0;
-            for (double& v : mean) v /= double(train.count);
-            Tensor mean_image = Tensor::from_vector(mean, {1, 1, 28, 28}).to(DType::F32).expand(images.shape()).contiguous();
+            Tensor mean_image = models::mean_image(data::load_split(data_dir, "train")).expand(images.shape()).contiguous();
             result["mode"] = "repair";
             result["candidates"] = candidates;
             result["damaged_pixels"] = int64_t(sum(mask).item());
