@@ -6,8 +6,9 @@
    of every ```cpp block is, verbatim (leading spaces aside), a line of the
    file named by the **Where:** line before it.
 2. Every relative link in README.md and docs/*.md points at a file that exists.
-3. Nothing points outside the repository: no "shared/" and no REFERENCE.md in
-   the README, docs/ or the sources.
+3. Nothing points outside the repository: no path into the shared folder
+   beside the checkout, and no citation of its specification file, in the
+   README, docs/ or the sources (OUTSIDE below).
 4. The framework core (tensor/, autograd/, nn/, optim/: the CPU code) stays
    under 5,000 lines, and no source file in the repository is over 500.
 
@@ -84,13 +85,14 @@ def sources():
     return sorted(set(out))
 
 
+# Spelled in pieces so that this file does not itself contain what it looks for.
+OUTSIDE = ("shared" + "/", "REFERENCE" + ".md")
+
+
 def check_self_contained():
-    this = os.path.normpath(__file__) if os.path.isabs(__file__) else __file__
     for path in ["README.md"] + sorted(glob.glob("docs/*.md")) + sources():
-        if os.path.abspath(path) == os.path.abspath(this):
-            continue
         for n, line in enumerate(read(path).splitlines(), 1):
-            if "shared/" in line or "REFERENCE.md" in line:
+            if any(needle in line for needle in OUTSIDE):
                 fail(f"{path}:{n}: points outside the repository: {line.strip()}")
 
 
