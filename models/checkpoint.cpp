@@ -64,6 +64,16 @@ PixelCNNConfig prior_config_of(const nn::SafetensorsFile& f, const std::string& 
     return c;
 }
 
+std::unique_ptr<BernoulliMixture> load_mixture(const std::string& path, int64_t* iterations) {
+    nn::SafetensorsFile f = nn::load_safetensors(path);
+    check_kind(f, path, "mixture");
+    const Tensor& probs = tensor_of(f, path, "probs", 2);
+    auto m = std::make_unique<BernoulliMixture>(probs.size(0), probs.size(1));
+    m->load_state_dict(f.tensors, path);
+    if (iterations) *iterations = f.metadata.count("step") ? std::stoll(f.metadata["step"]) : 0;
+    return m;
+}
+
 std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device) {
     nn::SafetensorsFile f = nn::load_safetensors(path);
     check_kind(f, path, "vqvae");

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "models/mixture.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/task.hpp"
 #include "models/vqvae.hpp"
@@ -32,6 +33,9 @@ PixelCNNConfig prior_config_of(const nn::SafetensorsFile& file, const std::strin
 // Reads a model file, builds the model it describes and loads it onto `device`.
 std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device);
 std::unique_ptr<GatedPixelCNN> load_prior(const std::string& path, Device device);
+// A mixture of Bernoullis (C and the pixel count from `probs`); *iterations
+// gets the EM iterations it was trained for (its step).
+std::unique_ptr<BernoulliMixture> load_mixture(const std::string& path, int64_t* iterations = nullptr);
 // A prior models the codes of one codebook size: refuses a VQ-VAE of another K,
 // naming both files and both K.
 void check_prior_matches(const GatedPixelCNN& prior, const std::string& prior_path, const VQVAE& vqvae,

@@ -11,7 +11,6 @@
 #include "data/idx.hpp"
 #include "models/checkpoint.hpp"
 #include "models/progress.hpp"
-#include "nn/safetensors.hpp"
 
 namespace vq::models {
 
@@ -116,27 +115,6 @@ int train_mixture(const TrainOptions& o) {
     fmt::print(stderr, "done: test NLL {:.2f} nats/image (exact, {} test images); {}/model.safetensors\n", test_nll,
                n_test, o.out_dir);
     return 0;
-}
-
-double mixture_test_nll(const std::string& path, const std::string& data_dir, int64_t limit) {
-    nn::SafetensorsFile f = nn::load_safetensors(path);
-    auto w = f.tensors.find("probs");
-    if (w == f.tensors.end() || w->second.dim() != 2)
-        throw std::runtime_error(path + ": not a mixture model (expected a 2-D 'probs' tensor)");
-    BernoulliMixture model(w->second.size(0), w->second.size(1));
-    load_model_file(model, path, "mixture");
-    data::Dataset test = data::load_split(data_dir, "t10k");
-    const int64_t n = limit > 0 ? std::min(limit, test.count) : test.count;
-    if (w->second.size(1) != test.height * test.width)
-        throw std::runtime_error(fmt::format("{}: a mixture over {} pixels, but the test images have {}", path,
-                                             w->second.size(1), test.height * test.width));
-    double total = 0;
-    for (int64_t first = 0; first < n; first += 1000) {
-        int64_t m = std::min<int64_t>(1000, n - first);
-        const uint8_t* images = test.pixels.data() + first * test.height * test.width;  // image `first` onwards
-        total += sum(model.log_likelihood(data::binarize_deterministic(images, first, m, test.height, test.width))).item();
-    }
-    return -total / double(n);
 }
 
 }  // namespace vq::models

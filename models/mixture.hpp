@@ -48,8 +48,4 @@ public:
 // config.json to o.out_dir.
 int train_mixture(const TrainOptions& o);
 
-// The exact test NLL in nats per image of a saved mixture on the first
-// `limit` test images (0: all).
-double mixture_test_nll(const std::string& path, const std::string& data_dir, int64_t limit);
-
 }  // namespace vq::models
