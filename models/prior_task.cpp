@@ -66,8 +66,7 @@ data::BatchSource PriorTask::train_batches(int64_t batch_size, uint64_t seed) {
 
 Stats PriorTask::forward_backward(const Tensor& part, Generator&, double loss_scale) {
     ag::Var loss = model_.loss(part);
-    if (loss_scale == 1.0) loss.backward();
-    else ag::mul(loss, loss_scale).backward();  // the part's share of the batch mean
+    backward_scaled(loss, loss_scale);
     return {{"loss", loss.value().item()}};
 }
 

@@ -23,6 +23,13 @@ struct TestSet {
     int64_t count;
 };
 
+// Backward of a part's loss scaled to its share of the batch mean (a whole
+// batch, scale 1, runs the plain backward).
+inline void backward_scaled(const ag::Var& loss, double scale) {
+    if (scale == 1.0) loss.backward();
+    else ag::mul(loss, scale).backward();
+}
+
 class VQVAETask : public TrainTask {
 public:
     VQVAETask(const TrainOptions& o, Device device);

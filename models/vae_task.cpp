@@ -13,8 +13,7 @@ data::BatchSource VAETask::train_batches(int64_t batch_size, uint64_t seed) {
 
 Stats VAETask::forward_backward(const Tensor& part, Generator& gen, double loss_scale) {
     VAE::Output out = model_.forward(part, gen);
-    if (loss_scale == 1.0) out.loss.backward();
-    else ag::mul(out.loss, loss_scale).backward();  // the part's share of the batch mean
+    backward_scaled(out.loss, loss_scale);
     return {{"loss", out.loss.value().item()}, {"recon", out.recon.value().item()}, {"kl", out.kl.value().item()}};
 }
 

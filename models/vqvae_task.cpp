@@ -40,12 +40,6 @@ data::BatchSource VQVAETask::train_batches(int64_t batch_size, uint64_t seed) {
 
 namespace {
 
-// Scales a part's loss to its share of the batch mean (exactly 1 for a whole batch).
-void backward_scaled(const ag::Var& loss, double scale) {
-    if (scale == 1.0) loss.backward();
-    else ag::mul(loss, scale).backward();
-}
-
 // rows: [n_i, D] each -> [sum n_i, D], in order
 Tensor concat_rows(const std::vector<Tensor>& rows) {
     if (rows.size() == 1) return rows[0];
