@@ -65,10 +65,8 @@ std::unique_ptr<Communicator> connect(Device device, const std::string& engine) 
                                      "reconfigure with -Dmpi=enabled (each rank would otherwise train alone and "
                                      "overwrite the others' files)");
         if (engine != "auto") throw std::runtime_error("--dist-engine " + engine + ": this build has no MPI (-Dmpi=enabled)");
-        if (device.is_cuda()) cuda::use_device(0);
-        return std::make_unique<SingleProcess>();
     }
-    if (!l.launched && engine == "auto") {
+    if (!built_with_mpi() || (!l.launched && engine == "auto")) {  // one process
         if (device.is_cuda()) cuda::use_device(0);
         return std::make_unique<SingleProcess>();
     }
