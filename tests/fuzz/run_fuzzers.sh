@@ -21,7 +21,7 @@ clang++ "${flags[@]}" tests/fuzz/fuzz_safetensors.cpp nn/safetensors.cpp "${tens
 # the codecs decode through the models: autograd, nn, models, data and codec sources
 codec_src=(autograd/variable.cpp autograd/ops/*.cpp nn/*.cpp optim/optimizer.cpp optim/adam_step.cpp data/idx.cpp data/binarize.cpp data/png.cpp
            models/blocks.cpp models/codebook_ema.cpp models/vqvae.cpp models/vae.cpp models/pixelcnn.cpp models/pixelcnn_incremental.cpp
-           models/checkpoint.cpp models/progress.cpp codec/rans.cpp codec/ans_stack.cpp codec/bits_back.cpp codec/vqz.cpp
+           models/checkpoint.cpp models/mixture.cpp models/progress.cpp codec/rans.cpp codec/ans_stack.cpp codec/bits_back.cpp codec/vqz.cpp
            codec/io.cpp)
 if [ ! -x "$out/fuzz_codec" ] || [ -n "$(find "${codec_src[@]}" "${tensor_src[@]}" tests/fuzz/fuzz_codec.cpp codec models autograd nn tensor \
      -newer "$out/fuzz_codec" -print -quit)" ]; then
