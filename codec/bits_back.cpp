@@ -1,4 +1,5 @@
 #include "codec/bits_back.hpp"
+#include "io/files.hpp"
 
 #include <fmt/format.h>
 
@@ -18,6 +19,7 @@ namespace {
 
 constexpr int64_t kLatent = models::VAE::kLatent;
 constexpr uint32_t kPixelBits = kScaleBits;  // pixels use the .vqz codec's binary frequencies
+constexpr uint8_t kStoredFlag = 8;           // flags bit 3: the payload is the raw bits
 
 // Cumulative frequency of bucket i under N(mu, sigma) at precision `prec`:
 // i + floor(F(edge_i) * (2^prec - 2^p)). Every bucket gets at least 1, the
@@ -64,22 +66,53 @@ bool pop_pixel(AnsStack& s, float p_one) {
     return one;
 }
 
-// The words a lane starts from: enough for the first image's pops (32 p
-// bits at most) above a 64-bit head, pseudo-random so the first latents are
-// spread like samples. Fixed by the lane and p, so the decoder can check
-// that it ends where the encoder began.
-std::vector<uint32_t> seed_words(int64_t lane, uint32_t p) {
-    uint64_t x = 0x5EEDB175ull + uint64_t(lane) * 0x9E3779B97F4A7C15ull;
-    std::vector<uint32_t> w(size_t(p) + 3);
-    for (uint32_t& v : w) {
-        x += 0x9E3779B97F4A7C15ull;  // splitmix64
-        uint64_t z = x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        v = uint32_t((z ^ (z >> 31)) >> 32);
+// Lanes for N images: each pays its start once, so each gets at least
+// images_per_lane images (and the set, however small, at least one lane).
+int64_t lanes_for(const BitsBackConfig& c, int64_t N) {
+    return std::max<int64_t>(1, std::min(c.lanes, N / c.images_per_lane));
+}
+
+// The stored payload: the raw bits, 8 pixels a byte, first pixel in the high
+// bit (784 is a multiple of 8, so each image starts on a byte).
+std::string pack_bits(const float* x, int64_t N) {
+    std::string out(size_t(N) * kRawBytesPerImage, '\0');
+    for (int64_t j = 0; j < N * 784; ++j)
+        if (x[j] >= 0.5f) out[size_t(j / 8)] = char(uint8_t(out[size_t(j / 8)]) | (0x80 >> (j % 8)));
+    return out;
+}
+
+void unpack_bits(const std::string& file, size_t at, int64_t N, float* out) {
+    for (int64_t j = 0; j < N * 784; ++j) out[j] = (uint8_t(file[at + size_t(j / 8)]) >> (7 - j % 8)) & 1 ? 1.0f : 0.0f;
+}
+
+// A coded payload's lanes, as the encoder left them: the bottom words each
+// took (so the decoder knows where it must end), and its stack.
+struct LaneRecord {
+    uint64_t depth;
+    AnsStack stack;
+};
+
+std::vector<LaneRecord> read_lanes(const std::string& file, int64_t L, const std::string& name) {
+    std::vector<LaneRecord> lanes;
+    size_t at = kBitsBackHeaderBytes;
+    for (int64_t l = 0; l < L; ++l) {
+        uint64_t depth = 0, count = 0;
+        if (!get_varint(file, at, depth) || !get_varint(file, at, count))
+            throw std::runtime_error(fmt::format("{}: truncated (lane {} of {} is missing)", name, l, L));
+        if (count < 2 || count > (file.size() - at) / 4)
+            throw std::runtime_error(fmt::format("{}: truncated or corrupt (lane {} claims {} words above {} bottom words, "
+                                                 "{} bytes are left)", name, l, count, depth, file.size() - at));
+        std::vector<uint32_t> w(count);
+        for (uint64_t k = 0; k < count; ++k, at += 4) w[k] = uint32_t(get_le(file, at, 4));
+        try {
+            lanes.push_back({depth, AnsStack(w)});
+        } catch (const std::runtime_error& e) {
+            throw std::runtime_error(name + ": lane " + std::to_string(l) + ": " + e.what());
+        }
     }
-    w.back() |= 0x80000000u;  // the head's high word: non-zero
-    return w;
+    if (at != file.size())
+        throw std::runtime_error(fmt::format("{}: {} bytes after the last lane (corrupt data)", name, file.size() - at));
+    return lanes;
 }
 
 // q(z|x) of a batch on the host: [m, 64] (mu | log-variance)
@@ -111,6 +144,8 @@ void check_config(const BitsBackConfig& c) {
                                                 c.posterior_bits));
     if (c.lanes < 1 || c.lanes > 65535)
         throw std::invalid_argument("bits-back: lanes must be in 1..65535, got " + std::to_string(c.lanes));
+    if (c.images_per_lane < 1)
+        throw std::invalid_argument("bits-back: images per lane must be at least 1, got " + std::to_string(c.images_per_lane));
 }
 
 }  // namespace
@@ -159,7 +194,7 @@ VaeModel::VaeModel(const std::string& vae_path, Device dev) : vae(nullptr), devi
     vae = std::make_unique<models::VAE>(init);
     models::load_model_file(*vae, vae_path, "vae");
     vae->to(device);
-    hash = fnv1a64(nn::read_file(vae_path));
+    hash = fnv1a64(io::read_file(vae_path));
 }
 
 uint64_t images_checksum(const Tensor& bits) {
@@ -171,16 +206,19 @@ uint64_t images_checksum(const Tensor& bits) {
 
 std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, InputKind kind, const BitsBackConfig& cfg,
                                Stats* stats) {
+    const OneThread same_floats_as_the_other_side;
     auto t0 = std::chrono::steady_clock::now();
     check_config(cfg);
     if (bits_in.dim() != 4 || bits_in.size(1) != 1 || bits_in.size(2) != 28 || bits_in.size(3) != 28 || bits_in.size(0) < 1)
         throw std::invalid_argument("compress: expected binary images [N, 1, 28, 28], got " + bits_in.shape_str());
+    if (std::string e = kind_count_error(kind, bits_in.size(0)); !e.empty())
+        throw std::invalid_argument("compress: " + e + " (the kind is written back on decompress)");
     Tensor bits = bits_in.to(Device::cpu()).to(DType::F32).contiguous();
-    const int64_t N = bits.size(0), P = 28 * 28, L = std::min(cfg.lanes, N);
+    const int64_t N = bits.size(0), P = 28 * 28, L = lanes_for(cfg, N);
     const uint32_t p = cfg.latent_bits, prec = cfg.posterior_bits;
     const LatentBuckets buckets(p);
     std::vector<AnsStack> lanes;
-    for (int64_t l = 0; l < L; ++l) lanes.emplace_back(seed_words(l, p));
+    for (int64_t l = 0; l < L; ++l) lanes.push_back(AnsStack::over_bottom(uint64_t(l)));
     Stats st;
     st.images = N;
     models::ProgressBar bar("compress (bits-back)", N);
@@ -219,82 +257,48 @@ std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, InputKind kin
         bar.update(first + n, n);
     }
     bar.finish();
+    std::string payload;
+    double start_bits = 0;
+    for (const AnsStack& s : lanes) {
+        std::vector<uint32_t> w = s.words();
+        put_varint(payload, s.depth());
+        put_varint(payload, w.size());
+        for (uint32_t v : w) put_le(payload, v, 4);
+        start_bits += 64 + 32.0 * double(s.depth());  // the start head, and the bottom words taken
+    }
+    st.stored = cfg.store_if_larger && payload.size() >= size_t(N) * kRawBytesPerImage;
+    if (st.stored) payload = pack_bits(bits.data<float>(), N);
+    else st.lane_start_bits = start_bits;
     std::string out = "BBA";
     out.push_back(char(kBitsBackVersion));
-    out.push_back(char(kind_flags(kind)));
+    out.push_back(char(kind_flags(kind) | (st.stored ? kStoredFlag : 0)));
     put_le(out, uint64_t(N), 4);
     out.push_back(char(28));
     out.push_back(char(28));
     put_le(out, m.hash, 8);
     put_le(out, images_checksum(bits), 8);
-    put_le(out, uint64_t(L), 2);
+    put_le(out, st.stored ? 0 : uint64_t(L), 2);
     out.push_back(char(p));
     out.push_back(char(prec));
-    for (const AnsStack& s : lanes) {
-        std::vector<uint32_t> w = s.words();
-        put_le(out, w.size(), 4);
-        for (uint32_t v : w) put_le(out, v, 4);
-    }
+    out.append(kSealBytes, '\0');
+    out += payload;
+    seal_file(out, kBitsBackHeaderBytes);
     st.bytes = out.size();
     st.seconds = seconds_since(t0);
     if (stats) *stats = st;
     return out;
 }
 
-Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::string& name, Stats* stats) {
-    auto t0 = std::chrono::steady_clock::now();
-    if (file.size() < kBitsBackHeaderBytes || file.compare(0, 3, "BBA") != 0)
-        throw std::runtime_error(name + ": not a bits-back file (bad magic or shorter than its " +
-                                 std::to_string(kBitsBackHeaderBytes) + "-byte header)");
-    if (uint8_t(file[3]) != kBitsBackVersion)
-        throw std::runtime_error(fmt::format("{}: bits-back format version {} is not supported (this build reads version {})",
-                                             name, int(uint8_t(file[3])), int(kBitsBackVersion)));
-    const uint8_t flags = uint8_t(file[4]);
-    const int64_t N = int64_t(get_le(file, 5, 4)), H = uint8_t(file[9]), W = uint8_t(file[10]);
-    const uint64_t hash = get_le(file, 11, 8), checksum = get_le(file, 19, 8);
-    const int64_t L = int64_t(get_le(file, 27, 2));
-    const uint32_t p = uint8_t(file[29]), prec = uint8_t(file[30]);
-    if (hash != m.hash)
-        throw std::runtime_error(fmt::format("{}: compressed with another model (model hash {:016x}, this VAE gives {:016x}); "
-                                             "decompress with the same --vae file",
-                                             name, hash, m.hash));
-    BitsBackConfig cfg{p, prec, L};
-    if (H != 28 || W != 28 || N <= 0 || L < 1 || L > N)
-        throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{} in {} lanes)", name, N, H, W, L));
-    // an image costs hundreds of bits; a count far beyond the file's size is damage, not data
-    if (uint64_t(N) > 8 * uint64_t(file.size()))
-        throw std::runtime_error(fmt::format("{}: corrupt header ({} images claimed in {} bytes)", name, N, file.size()));
-    try {
-        check_config(cfg);
-    } catch (const std::invalid_argument& e) {
-        throw std::runtime_error(name + ": corrupt header (" + e.what() + ")");
-    }
-    // the lanes' stacks
-    std::vector<AnsStack> lanes;
-    size_t at = kBitsBackHeaderBytes;
-    for (int64_t l = 0; l < L; ++l) {
-        if (at + 4 > file.size()) throw std::runtime_error(name + ": truncated (lane " + std::to_string(l) + " is missing)");
-        const uint64_t count = get_le(file, at, 4);
-        at += 4;
-        if (count < 2 || count > (file.size() - at) / 4)
-            throw std::runtime_error(fmt::format("{}: truncated or corrupt (lane {} claims {} words)", name, l, count));
-        std::vector<uint32_t> w(count);
-        for (uint64_t k = 0; k < count; ++k, at += 4) w[k] = uint32_t(get_le(file, at, 4));
-        try {
-            lanes.emplace_back(w);
-        } catch (const std::runtime_error& e) {
-            throw std::runtime_error(name + ": lane " + std::to_string(l) + ": " + e.what());
-        }
-    }
-    if (at != file.size()) throw std::runtime_error(fmt::format("{}: {} bytes after the last lane (corrupt data)", name, file.size() - at));
+namespace {
 
-    const int64_t P = H * W;
+// Runs the encoder backwards on every lane, writing the images into `bits`
+// ([N, 1, 28, 28]); every lane must end where its encoder started.
+void decode_lanes(VaeModel& m, std::vector<LaneRecord> lanes, const BitsBackConfig& cfg, const std::string& name,
+                  Tensor& bits) {
+    const int64_t N = bits.size(0), P = 28 * 28, L = int64_t(lanes.size());
+    const uint32_t p = cfg.latent_bits, prec = cfg.posterior_bits;
     const LatentBuckets buckets(p);
-    Decoded d;
-    d.lossless = true;
-    d.kind = kind_of_flags(flags, name);
-    d.bits = Tensor::empty({N, 1, H, W});
-    float* out = d.bits.data<float>();
+    float* out = bits.data<float>();
     models::ProgressBar bar("decompress (bits-back)", N);
     const int64_t steps = (N + L - 1) / L;
     try {
@@ -304,7 +308,7 @@ Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::st
             std::vector<uint32_t> idx(size_t(n * kLatent));
             for (int64_t i = 0; i < n; ++i)
                 for (int64_t dd = kLatent - 1; dd >= 0; --dd) {
-                    AnsStack& s = lanes[size_t(i)];
+                    AnsStack& s = lanes[size_t(i)].stack;
                     const uint32_t b = s.peek(p);
                     s.pop(b, 1, p);
                     idx[size_t(i * kLatent + dd)] = b;
@@ -314,14 +318,14 @@ Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::st
             const float* pp = probs.data<float>();
             float* xp = out + first * P;
             for (int64_t i = 0; i < n; ++i)
-                for (int64_t j = P - 1; j >= 0; --j) xp[i * P + j] = pop_pixel(lanes[size_t(i)], pp[i * P + j]) ? 1.0f : 0.0f;
+                for (int64_t j = P - 1; j >= 0; --j) xp[i * P + j] = pop_pixel(lanes[size_t(i)].stack, pp[i * P + j]) ? 1.0f : 0.0f;
             // 1. push z back under q(z|x), recomputed from the decoded x
-            Tensor q = posterior(m, d.bits.narrow(0, first, n).contiguous());
+            Tensor q = posterior(m, bits.narrow(0, first, n).contiguous());
             const float* qp = q.data<float>();
             for (int64_t i = 0; i < n; ++i)
                 for (int64_t dd = kLatent - 1; dd >= 0; --dd) {
                     const double mu = qp[i * 2 * kLatent + dd], sigma = std::exp(0.5 * double(qp[i * 2 * kLatent + kLatent + dd]));
-                    push_posterior(lanes[size_t(i)], buckets, mu, sigma, prec, idx[size_t(i * kLatent + dd)]);
+                    push_posterior(lanes[size_t(i)].stack, buckets, mu, sigma, prec, idx[size_t(i * kLatent + dd)]);
                 }
             bar.update(N - first, n);
         }
@@ -330,16 +334,64 @@ Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::st
         throw std::runtime_error(name + ": " + e.what() + " (corrupt data, or a machine that computes other floats)");
     }
     for (int64_t l = 0; l < L; ++l)
-        if (lanes[size_t(l)].words() != seed_words(l, p))
-            throw std::runtime_error(fmt::format("{}: lane {} does not end at its initial words: the decode went wrong "
+        if (!lanes[size_t(l)].stack.is_start_over(uint64_t(l), lanes[size_t(l)].depth))
+            throw std::runtime_error(fmt::format("{}: lane {} does not end where its encoder started: the decode went wrong "
                                                  "(corrupt data, or a machine that computes other floats); no images written",
                                                  name, l));
+}
+
+}  // namespace
+
+Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::string& name, Stats* stats) {
+    const OneThread same_floats_as_the_other_side;
+    auto t0 = std::chrono::steady_clock::now();
+    check_sealed_file(file, name, {"BBA", "bits-back", kBitsBackVersion, kBitsBackHeaderBytes});
+    // every byte below is as written (the checksum held); these checks catch a writer's bugs and forged files
+    const uint8_t flags = uint8_t(file[4]);
+    const int64_t N = int64_t(get_le(file, 5, 4)), H = uint8_t(file[9]), W = uint8_t(file[10]);
+    const uint64_t hash = get_le(file, 11, 8), checksum = get_le(file, 19, 8);
+    const int64_t L = int64_t(get_le(file, 27, 2));
+    const uint32_t p = uint8_t(file[29]), prec = uint8_t(file[30]);
+    const bool stored = flags & kStoredFlag;
+    if (hash != m.hash)
+        throw std::runtime_error(fmt::format("{}: compressed with another model (model hash {:016x}, this VAE gives {:016x}); "
+                                             "decompress with the same --vae file",
+                                             name, hash, m.hash));
+    if (H != 28 || W != 28 || N <= 0 || (stored ? L != 0 : L < 1 || L > N))
+        throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{} in {} lanes{})", name, N, H, W, L,
+                                             stored ? ", stored" : ""));
+    if (flags & ~uint8_t(6 | kStoredFlag))
+        throw std::runtime_error(fmt::format("{}: corrupt header (unknown flags {:#04x})", name, flags));
+    const InputKind kind = kind_of_flags(flags, name);
+    if (std::string e = kind_count_error(kind, N); !e.empty())
+        throw std::runtime_error(fmt::format("{}: corrupt header: its kind and count disagree ({})", name, e));
+    const uint64_t payload = file.size() - kBitsBackHeaderBytes;
+    // an image costs hundreds of bits; a count far beyond the file's size is damage, not data
+    if (stored ? payload != uint64_t(N) * kRawBytesPerImage : uint64_t(N) > 8 * uint64_t(file.size()))
+        throw std::runtime_error(fmt::format("{}: corrupt header ({} images claimed in {} bytes of {} data)", name, N, payload,
+                                             stored ? "stored" : "coded"));
+    Decoded d;
+    d.lossless = true;
+    d.kind = kind;
+    d.bits = Tensor::empty({N, 1, H, W});
+    if (stored) {
+        unpack_bits(file, kBitsBackHeaderBytes, N, d.bits.data<float>());
+    } else {
+        BitsBackConfig cfg{p, prec, L};
+        try {
+            check_config(cfg);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(name + ": corrupt header (" + e.what() + ")");
+        }
+        decode_lanes(m, read_lanes(file, L, name), cfg, name, d.bits);
+    }
     if (images_checksum(d.bits) != checksum)
-        throw std::runtime_error(name + ": the decoded images do not match the file's checksum (corrupt data, or a machine "
-                                        "that computes other floats); no images written");
+        throw std::runtime_error(name + ": the decoded images do not match the images' checksum in the header (corrupt data, "
+                                        "or a machine that computes other floats); no images written");
     if (stats) {
         stats->images = N;
         stats->bytes = file.size();
+        stats->stored = stored;
         stats->seconds = seconds_since(t0);
     }
     return d;

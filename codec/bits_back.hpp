@@ -20,15 +20,27 @@
 // so pops find their bucket by binary search over the CDF.
 //
 // Several independent stacks ("lanes") run side by side, one image per lane
-// per step, so the networks run batched. Each lane starts from a few
-// pseudo-random words (the first pop needs bits to take); they are counted
-// in the file size, and decoding must end with exactly them again.
+// per step, so the networks run batched. A lane has nothing to pop from at
+// first: it starts on the endless pseudo-random bottom of codec/ans_stack.hpp,
+// which the decoder can make itself. What the first image's pops take from
+// it (its latent's -log q bits: up to p bits a dimension, 40 bytes at p =
+// 10) is never given back, and with the lane's 8-byte head and two counts
+// that is a lane's whole start-up cost. It is paid per lane, so a small set
+// gets few lanes (N / images_per_lane, at least 1). When the coded payload
+// would be no smaller than the raw bits (one image, or a poor model), the
+// raw bits are stored instead: a file is never larger than the raw bits (98
+// bytes an image) plus the header.
 //
-// File layout (little-endian): "BBA", version (1), flags (1: bits 1-2 the
-// input's kind, as in .vqz), image count (4), height (1), width (1), a 64-bit hash of
-// the model file (8), a 64-bit checksum of the images (8), lanes (2), p (1),
-// posterior precision (1) -- 31 bytes -- then per lane its word count (4)
-// and its words (4 each).
+// File layout (little-endian), format version 2: "BBA", version (1), flags
+// (1: bits 1-2 the input's kind, as in .vqz; bit 3 stored; the rest 0), image
+// count (4), height (1), width (1), a 64-bit hash of the model file (8), a
+// 64-bit checksum of the images (8), lanes (2; 0 when stored), p (1),
+// posterior precision (1), then the seal of codec/bytes.hpp: the payload's
+// length (4) and a checksum of every other byte of the file (8) -- 43 bytes.
+// The payload: coded, per lane a varint of the bottom words its encoder
+// took, a varint word count and its words (4 each, as AnsStack::words());
+// stored, each image's 784 pixels row by row, 8 to a byte, first pixel in the
+// high bit (98 bytes an image). A PNG kind holds exactly one image.
 #pragma once
 
 #include <cstdint>
@@ -41,13 +53,21 @@
 
 namespace vq::codec {
 
-constexpr uint8_t kBitsBackVersion = 1;
-constexpr size_t kBitsBackHeaderBytes = 31;
+// 1: 31-byte header, seeded lanes; 2: the seal, the lanes' endless
+// bottoms, lanes by set size, and the stored fallback
+constexpr uint8_t kBitsBackVersion = 2;
+constexpr size_t kBitsBackHeaderBytes = 43;
+constexpr size_t kRawBytesPerImage = 28 * 28 / 8;
 
 struct BitsBackConfig {
     uint32_t latent_bits = 10;      // p: 2^p buckets per latent dimension
     uint32_t posterior_bits = 18;   // precision of the posterior's frequencies (> p)
-    int64_t lanes = 32;             // independent stacks (the networks' batch)
+    int64_t lanes = 32;             // most independent stacks (the networks' batch)
+    // Lanes are cut to N / images_per_lane (at least 1): each costs its start.
+    int64_t images_per_lane = 64;
+    // Store the raw bits when coding would not be smaller. Off only to test
+    // the coder on models too poor to beat the raw bits.
+    bool store_if_larger = true;
 };
 
 struct VaeModel {
@@ -69,15 +89,18 @@ struct LatentBuckets {
 double normal_cdf(double x);
 double normal_quantile(double u);
 
-// bits: [N, 1, 28, 28] of 0/1. stats->ideal_bits is the sum over images of
-// the -ELBO at the coded latent: -log2 p(x|z) + KL(q(z|x) || N(0, I)) in bits.
+// bits: [N, 1, 28, 28] of 0/1 (a PNG kind: N = 1). stats->ideal_bits is the
+// sum over images of the -ELBO at the coded latent: -log2 p(x|z) +
+// KL(q(z|x) || N(0, I)) in bits (also when the raw bits were stored).
 std::string compress_bits_back(VaeModel& m, const Tensor& bits, InputKind kind, const BitsBackConfig& config,
                                Stats* stats = nullptr);
-// Fails clearly (naming `name`) for another model, a damaged or truncated
-// file, and a decode that does not reproduce the checksum.
+// Fails clearly (naming `name`) for another model, another format version,
+// a damaged or truncated file, and a decode that does not reproduce the
+// images' checksum.
 Decoded decompress_bits_back(VaeModel& m, const std::string& file, const std::string& name, Stats* stats = nullptr);
 
-// FNV-1a over the images' bits, one byte per pixel: the file's checksum.
+// FNV-1a over the images' bits, one byte per pixel: the header's images'
+// checksum, which a decode must reproduce.
 uint64_t images_checksum(const Tensor& bits);
 
 }  // namespace vq::codec

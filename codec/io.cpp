@@ -44,6 +44,21 @@ InputKind kind_of_flags(uint8_t flags, const std::string& name) {
     return InputKind(k);
 }
 
+const char* kind_name(InputKind kind) {
+    switch (kind) {
+        case InputKind::IdxDirectory: return "an IDX directory";
+        case InputKind::Png: return "a PNG";
+        case InputKind::IdxFile: return "an IDX file";
+    }
+    return "an unknown kind";
+}
+
+std::string kind_count_error(InputKind kind, int64_t count) {
+    if (kind == InputKind::Png && count != 1) return "a PNG holds exactly 1 image, not " + std::to_string(count);
+    if (count < 1) return std::string(kind_name(kind)) + " holds at least 1 image, not " + std::to_string(count);
+    return "";
+}
+
 BinaryImages read_binary_images(const std::string& path, int64_t limit) {
     namespace fs = std::filesystem;
     if (limit < 0) throw std::invalid_argument("--limit must not be negative, got " + std::to_string(limit));
@@ -77,6 +92,7 @@ BinaryImages read_binary_images(const std::string& path, int64_t limit) {
 }
 
 void write_binary_images(const std::string& path, const Tensor& bits, InputKind kind) {
+    if (std::string e = kind_count_error(kind, bits.size(0)); !e.empty()) throw std::invalid_argument(path + ": " + e);
     if (kind == InputKind::Png) {
         data::write_png_bits(path, bits.select(0, 0).select(0, 0));
         return;

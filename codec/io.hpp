@@ -25,10 +25,16 @@ struct BinaryImages {
 BinaryImages read_binary_images(const std::string& path, int64_t limit);
 // Writes `bits` as `kind`: an IDX directory gets t10k-images-idx3-ubyte, an
 // IDX file is written at `path` (uncompressed), both with pixels 0 or 255
-// (which binarize back to the same bits); a PNG holds one image.
+// (which binarize back to the same bits); a PNG holds one image, and more
+// is an error rather than a silently dropped rest.
 void write_binary_images(const std::string& path, const Tensor& bits, InputKind kind);
 // The flag bits of a kind, and back (a damaged value is an error naming `name`).
 uint8_t kind_flags(InputKind kind);
 InputKind kind_of_flags(uint8_t flags, const std::string& name);
+const char* kind_name(InputKind kind);  // "an IDX directory", "a PNG", "an IDX file"
+// Empty when `count` images fit the kind; else what is wrong, e.g. "a PNG
+// holds exactly 1 image, not 4". The codecs refuse a file whose kind and
+// count disagree, and such input to compress.
+std::string kind_count_error(InputKind kind, int64_t count);
 
 }  // namespace vq::codec

@@ -1,4 +1,5 @@
 #include "codec/vqz.hpp"
+#include "io/files.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -36,24 +37,21 @@ Tensor pixel_probs(Models& m, const Tensor& codes) {
 
 }  // namespace
 
-uint64_t fnv1a64(const std::string& bytes, uint64_t h) {
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
+uint64_t fnv1a64(const std::string& bytes, uint64_t h) { return fnv1a64_bytes(bytes.data(), bytes.size(), h); }
 
 Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev)
     : vqvae(models::load_vqvae(vqvae_path, dev)), prior(models::load_prior(prior_path, dev)), device(dev) {
     models::check_prior_matches(*prior, prior_path, *vqvae, vqvae_path);
-    hash = fnv1a64(nn::read_file(prior_path), fnv1a64(nn::read_file(vqvae_path)));
+    hash = fnv1a64(io::read_file(prior_path), fnv1a64(io::read_file(vqvae_path)));
 }
 
 std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind kind, Stats* stats) {
+    const OneThread same_floats_as_the_other_side;
     auto t0 = std::chrono::steady_clock::now();
     if (bits_in.dim() != 4 || bits_in.size(1) != 1 || bits_in.size(2) != 28 || bits_in.size(3) != 28)
         throw std::invalid_argument("compress: expected binary images [N, 1, 28, 28], got " + bits_in.shape_str());
+    if (std::string e = kind_count_error(kind, bits_in.size(0)); !e.empty())
+        throw std::invalid_argument("compress: " + e + " (the kind is written back on decompress)");
     Tensor bits = bits_in.to(Device::cpu()).to(DType::F32).contiguous();
     const int64_t N = bits.size(0), H = 28, W = 28, K = m.prior->config.num_codes;
     RansEncoder enc;
@@ -107,7 +105,9 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind 
     out.push_back(char(H));
     out.push_back(char(W));
     put_le(out, m.hash, 8);
+    out.append(kSealBytes, '\0');
     out += enc.finish();
+    seal_file(out, kHeaderBytes);
     st.bytes = out.size();
     st.seconds = seconds_since(t0);
     if (stats) *stats = st;
@@ -115,13 +115,11 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind 
 }
 
 Decoded decompress(Models& m, const std::string& file, const std::string& name, Stats* stats) {
+    const OneThread same_floats_as_the_other_side;
     auto t0 = std::chrono::steady_clock::now();
-    if (file.size() < kHeaderBytes + 4 || file.compare(0, 3, "VQZ") != 0)
-        throw std::runtime_error(name + ": not a .vqz file (bad magic or too short)");
-    if (uint8_t(file[3]) != kVersion)
-        throw std::runtime_error(fmt::format("{}: format version {} is not supported (this build reads version {})", name,
-                                             int(uint8_t(file[3])), int(kVersion)));
-    uint8_t flags = uint8_t(file[4]);
+    check_sealed_file(file, name, {"VQZ", ".vqz", kVersion, kHeaderBytes});
+    // every byte below is as written (the checksum held); these checks catch a writer's bugs and forged files
+    const uint8_t flags = uint8_t(file[4]);
     const int64_t N = int64_t(get_le(file, 5, 4)), H = uint8_t(file[9]), W = uint8_t(file[10]);
     uint64_t hash = get_le(file, 11, 8);
     if (hash != m.hash)
@@ -129,12 +127,16 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
                                              "decompress with the same --vqvae and --prior files", name, hash, m.hash));
     if (H != 28 || W != 28 || N <= 0)
         throw std::runtime_error(fmt::format("{}: corrupt header ({} images of {}x{})", name, N, H, W));
+    if (flags & ~uint8_t(7)) throw std::runtime_error(fmt::format("{}: corrupt header (unknown flags {:#04x})", name, flags));
+    const InputKind kind = kind_of_flags(flags, name);
+    if (std::string e = kind_count_error(kind, N); !e.empty())
+        throw std::runtime_error(fmt::format("{}: corrupt header: its kind and count disagree ({})", name, e));
     // every image codes 49 codes; a count far beyond the file's size is damage, not data
     if (uint64_t(N) > 8 * uint64_t(file.size()))
         throw std::runtime_error(fmt::format("{}: corrupt header ({} images claimed in {} bytes)", name, N, file.size()));
     Decoded d;
     d.lossless = flags & 1;
-    d.kind = kind_of_flags(flags, name);
+    d.kind = kind;
     d.bits = Tensor::empty({N, 1, H, W});
     float* out = d.bits.data<float>();
     const int64_t K = m.prior->config.num_codes;

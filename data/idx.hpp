@@ -16,10 +16,14 @@ struct IdxArray {
     std::vector<uint8_t> bytes;
 };
 
-// Reads and validates a whole file; every error names the file and says what
-// was expected and what came.
+// Reads and validates a whole file, plain or gzip, as a stream: the header is
+// checked before the data is read, and memory grows only with the data that
+// really comes, so a small file that claims (or inflates to) far more than
+// its header describes is refused cheaply. Every error names the file and
+// says what was expected and what came.
 IdxArray read_idx(const std::string& path);
-// Parses bytes already in memory (the decompressed file), for tests and fuzzing.
+// Parses bytes already in memory (the decompressed file), for tests and
+// fuzzing; the same parser and messages as read_idx.
 IdxArray parse_idx(const std::string& bytes, const std::string& name);
 
 // Writes u8 images [N, H, W] as an uncompressed IDX file (magic 0x00000803), atomically.

@@ -20,6 +20,7 @@ BatchSource image_batches(const Dataset& ds, int64_t batch_size, uint64_t seed) 
     check_batch(batch_size, ds.count);
     BatchSource src;
     src.batches_per_epoch = (ds.count + batch_size - 1) / batch_size;
+    src.items = ds.count;
     src.make = [&ds, batch_size, seed](int64_t epoch, int64_t index) {
         Generator order(mix_seed(seed, uint64_t(epoch)));
         Tensor perm = randperm(ds.count, order);
@@ -40,6 +41,7 @@ BatchSource row_batches(const Tensor& items, int64_t batch_size, uint64_t seed) 
     BatchSource src;
     int64_t count = items.size(0);
     src.batches_per_epoch = (count + batch_size - 1) / batch_size;
+    src.items = count;
     src.make = [items, batch_size, seed, count](int64_t epoch, int64_t index) {
         Generator order(mix_seed(seed, uint64_t(epoch)));
         Tensor perm = randperm(count, order);

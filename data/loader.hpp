@@ -20,6 +20,7 @@ uint64_t mix_seed(uint64_t a, uint64_t b);
 struct BatchSource {
     std::function<Tensor(int64_t epoch, int64_t index)> make;
     int64_t batches_per_epoch = 0;
+    int64_t items = 0;  // images (or rows) in an epoch; the last batch holds items % batch_size if not 0
 };
 
 // Shuffled images of `ds`, dynamically binarized; the last batch may be partial.

@@ -1,5 +1,8 @@
 #include "models/checkpoint.hpp"
 
+#include <filesystem>
+#include "io/files.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -139,6 +142,36 @@ int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, Train
     return int64_t(step->second.item());
 }
 
+const std::vector<std::string>& run_files() {
+    static const std::vector<std::string> files = {"config.json", "model.safetensors", "train_state.safetensors",
+                                                   "metrics.jsonl", "recon.png", "samples.png", "curves.png"};
+    return files;
+}
+
+void prepare_run_directory(const TrainOptions& o) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> found;
+    for (const std::string& f : run_files())
+        if (fs::exists(o.out_dir + "/" + f)) found.push_back(f);
+    if (!found.empty() && !o.overwrite) {
+        std::string what = o.out_dir + "/" + found.front();
+        if (fs::exists(o.out_dir + "/config.json")) {
+            try {
+                what = fmt::format("a '{}' run", load_config(o.out_dir + "/config.json").model);
+            } catch (const std::exception&) {
+            }
+        }
+        throw std::invalid_argument(fmt::format("--out {} already holds {}: continue it with --resume {}, train into "
+                                                "another folder, or pass --overwrite to replace it",
+                                                o.out_dir, what, o.out_dir));
+    }
+    for (const std::string& f : found)  // the new run's inputs may not be among the files it replaces
+        io::refuse_output_over_input({{"--out", o.out_dir + "/" + f}}, {{"--init", o.init}, {"--vqvae", o.vqvae}});
+    io::make_output_directory(o.out_dir, "--out");
+    // --overwrite: nothing of the old run may survive beside the new one
+    for (const std::string& f : found) fs::remove(o.out_dir + "/" + f);
+}
+
 void save_config(const TrainOptions& o, const std::string& path) {
     json j = {{"model", o.model},       {"data", o.data_dir},     {"out", o.out_dir},
               {"init", o.init},         {"vqvae", o.vqvae},       {"codebook", o.codebook},
@@ -149,13 +182,13 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers},
               {"micro_batch", o.micro_batch}, {"dist_engine", o.dist_engine},
               {"components", o.components}, {"mixture_alpha", o.mixture_alpha}};
-    nn::write_file_atomic(path, j.dump(2) + "\n");
+    io::write_file_atomic(path, j.dump(2) + "\n");
 }
 
 TrainOptions load_config(const std::string& path) {
     json j;
     try {
-        j = json::parse(nn::read_file(path));
+        j = json::parse(io::read_file(path));
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": not valid JSON (" + e.what() + ")");
     }

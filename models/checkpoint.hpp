@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "models/mixture.hpp"
 #include "models/pixelcnn.hpp"
@@ -47,6 +48,13 @@ void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& o
 // Restores everything and returns the step to continue from.
 int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, TrainTask& task,
                                  const std::string& model_path, const std::string& state_path, const TrainOptions& o);
+
+// The files a training run writes in its folder.
+const std::vector<std::string>& run_files();
+// Makes o.out_dir ready for a new run: refuses a folder that already holds a
+// run (naming its kind) unless o.overwrite, creates it, and with overwrite
+// removes the old run's files so that none is left beside the new ones.
+void prepare_run_directory(const TrainOptions& o);
 
 void save_config(const TrainOptions& o, const std::string& path);
 TrainOptions load_config(const std::string& path);

@@ -70,6 +70,20 @@ json evaluate_vqvae(const std::string& vqvae_path, const std::string& prior_path
     return out;
 }
 
+// A bound that is NaN or infinite is no result: it comes from a model file
+// with non-finite weights. Refused, naming the figure, rather than printed
+// as "nan" or written to JSON as null.
+void refuse_non_finite(const json& j, const std::string& where) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        const std::string key = j.is_object() ? it.key() : std::to_string(std::distance(j.begin(), it));
+        if (it->is_structured()) refuse_non_finite(*it, where + key + ".");
+        else if (it->is_number_float() && !std::isfinite(it->get<double>()))
+            throw std::runtime_error(fmt::format("{}{} is {}: a model file{} holds non-finite weights, so no table is "
+                                                 "reported", where, key, it->get<double>(),
+                                                 j.contains("file") ? " (" + j["file"].get<std::string>() + ")" : ""));
+    }
+}
+
 }  // namespace
 
 json evaluate_density(const EvalOptions& o) {
@@ -149,6 +163,7 @@ json evaluate_density(const EvalOptions& o) {
         out["mixture_components"] = mixture->components();
         out["mixture_iterations"] = iterations;
     }
+    refuse_non_finite(out, "");
     return out;
 }
 

@@ -3,12 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "data/binarize.hpp"
 #include "data/idx.hpp"
+#include "io/files.hpp"
 #include "models/checkpoint.hpp"
 #include "models/progress.hpp"
 
@@ -81,14 +80,13 @@ int train_mixture(const TrainOptions& o) {
     namespace fs = std::filesystem;
     if (o.out_dir.empty()) throw std::invalid_argument("--out: an output directory is required");
     if (o.epochs < 1) throw std::invalid_argument("--epochs (EM iterations) must be positive, got " + std::to_string(o.epochs));
-    if (o.mixture_alpha < 0) throw std::invalid_argument(fmt::format("--alpha must not be negative, got {}", o.mixture_alpha));
-    std::error_code ec;
-    fs::create_directories(o.out_dir, ec);
-    if (ec || !fs::is_directory(o.out_dir))
-        throw std::runtime_error(o.out_dir + ": cannot create the output directory (" + ec.message() + ")");
+    if (!std::isfinite(o.mixture_alpha) || o.mixture_alpha < 0)
+        throw std::invalid_argument(fmt::format("--alpha must be a finite number >= 0, got {}", o.mixture_alpha));
+    // the data is read and checked before the output folder is touched
+    data::Dataset train = data::load_split(o.data_dir, "train"), test = data::load_split(o.data_dir, "t10k");
+    prepare_run_directory(o);
     save_config(o, o.out_dir + "/config.json");
 
-    data::Dataset train = data::load_split(o.data_dir, "train"), test = data::load_split(o.data_dir, "t10k");
     Generator gen(o.seed);
     // the training images binarized once by the training rule; the test
     // images by the deterministic rule, as for every model
@@ -98,7 +96,7 @@ int train_mixture(const TrainOptions& o) {
 
     BernoulliMixture model(o.components, x.size(1));
     model.init_from_data(x, gen);
-    std::ofstream metrics(o.out_dir + "/metrics.jsonl");
+    std::string metrics;  // written once, atomically, with the model
     fmt::print(stderr, "training a mixture of {} Bernoullis by EM: {} iterations over {} images (alpha {})\n",
                o.components, o.epochs, x.size(0), o.mixture_alpha);
     ProgressBar bar("EM", o.epochs);
@@ -107,11 +105,13 @@ int train_mixture(const TrainOptions& o) {
         double train_ll = model.em_step(x, o.mixture_alpha);
         test_nll = -mean(model.log_likelihood(x_test)).item();
         nlohmann::json j = {{"step", it}, {"epoch", it}, {"train_nll_before_step", -train_ll}, {"test_nll", test_nll}};
-        metrics << j.dump() << "\n" << std::flush;
+        metrics += j.dump() + "\n";
         bar.update(it, x.size(0), {{"test_nll", test_nll}});
     }
     bar.finish();
+    if (!std::isfinite(test_nll)) throw std::runtime_error(fmt::format("EM gave a non-finite test NLL ({}): nothing saved", test_nll));
     save_model_file(model, o.out_dir + "/model.safetensors", "mixture", o.epochs, {});
+    io::write_file_atomic(o.out_dir + "/metrics.jsonl", metrics);
     fmt::print(stderr, "done: test NLL {:.2f} nats/image (exact, {} test images); {}/model.safetensors\n", test_nll,
                n_test, o.out_dir);
     return 0;

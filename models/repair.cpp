@@ -150,7 +150,8 @@ Tensor random_square_masks(int64_t n, int64_t w, Generator& gen) {
 }
 
 Tensor rectangle_mask(int64_t x, int64_t y, int64_t w, int64_t h) {
-    if (x < 0 || y < 0 || w < 1 || h < 1 || x + w > kImage || y + h > kImage)
+    // each bound alone first, so that x + w cannot overflow whatever the user typed
+    if (x < 0 || y < 0 || x >= kImage || y >= kImage || w < 1 || h < 1 || w > kImage - x || h > kImage - y)
         throw std::invalid_argument("--mask " + std::to_string(x) + "," + std::to_string(y) + "," + std::to_string(w) + "," +
                                     std::to_string(h) + ": the rectangle x,y,w,h must lie inside the 28x28 image");
     Tensor mask = Tensor::zeros({1, 1, kImage, kImage});

@@ -26,6 +26,7 @@ struct TrainOptions {
     std::string model = "vqvae";   // vqvae | vae | prior | mixture
     std::string data_dir = data::kDefaultDataDir;
     std::string out_dir;
+    bool overwrite = false;        // replace a run already in out_dir (not saved in config.json)
     std::string init;              // starting weights (model file)
     std::string vqvae;             // the trained VQ-VAE, for the prior
     std::string codebook = "ema";  // ema | grad (VQ-VAE)

@@ -8,17 +8,17 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "io/files.hpp"
 #include "models/checkpoint.hpp"
 #include "models/presets.hpp"
 #include "models/progress.hpp"
 #include "models/task.hpp"
-#include "optim/optimizer.hpp"
 #include "nn/safetensors.hpp"
+#include "optim/optimizer.hpp"
 #include "tensor/blas.hpp"
 
 namespace vq::models {
 
-namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
@@ -61,7 +61,7 @@ void truncate_metrics(const std::string& path, int64_t step) {
         }
         kept += line + "\n";
     }
-    nn::write_file_atomic(path, kept);
+    io::write_file_atomic(path, kept);
 }
 
 class MetricsLog {
@@ -82,6 +82,12 @@ private:
 // rank (rank r holds parts r*chunks .. r*chunks + chunks - 1). Part p of a
 // batch of b images is [p*b/parts, (p+1)*b/parts): N ranks of one chunk and
 // one process of N micro-batches see the same parts.
+//
+// An epoch's last batch may be short. When it holds fewer images than there
+// are parts, some part would be empty, so that batch is dropped: its few
+// images (fewer than the parts) wait for the next epoch's shuffle. The rule
+// depends only on the data size, the batch and the part count, so N ranks
+// and N micro-batches still drop the same batch and write the same files.
 struct StepSplit {
     int rank = 0, world = 1;
     int64_t chunks = 1, parts = 1;
@@ -102,6 +108,25 @@ StepSplit plan_split(const TrainOptions& o, const dist::Communicator& comm) {
     }
     s.parts = s.world * s.chunks;
     return s;
+}
+
+void drop_short_last_batch(data::BatchSource& source, int64_t batch, const StepSplit& split) {
+    const int64_t last = source.items % batch;
+    if (last != 0 && last < split.parts && source.batches_per_epoch > 1) source.batches_per_epoch -= 1;
+}
+
+// What a run that stops on a non-finite number leaves behind.
+std::string kept_checkpoint(const std::string& out_dir) {
+    if (std::filesystem::exists(out_dir + "/model.safetensors"))
+        return "the last good checkpoint in " + out_dir + " is kept";
+    return "no checkpoint had been written yet, and none is";
+}
+
+// True when every parameter is a finite number (a NaN or inf sum flags any bad element).
+bool parameters_finite(const nn::Module& model) {
+    for (auto& [name, p] : model.named_parameters())
+        if (!std::isfinite(sum(p.value()).to(Device::cpu()).item())) return false;
+    return true;
 }
 
 // One parameter's gradient, or zeros where a part left it undefined.
@@ -217,6 +242,9 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
     o.world_size = comm.world_size();
     show_progress(lead);
 
+    // Everything is read and checked before anything is written: the model
+    // files, the data and, on resume, the checkpoint. A run that fails here
+    // leaves --out as it was.
     std::unique_ptr<TrainTask> task = make_task(o, device);
     if (o.lr == 0) o.lr = task->default_lr();
     nn::Module& model = task->model();
@@ -227,6 +255,11 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
     adam.lr = o.lr;
     optim::Adam opt(model.named_parameters(), adam);
 
+    data::BatchSource source = task->train_batches(o.batch, o.seed);
+    drop_short_last_batch(source, o.batch, split);
+    const int64_t per_epoch = source.batches_per_epoch;
+    const int64_t total = o.steps > 0 ? o.steps : o.epochs * per_epoch;
+
     const std::string model_path = o.out_dir + "/model.safetensors";
     const std::string state_path = o.out_dir + "/train_state.safetensors";
     const std::string metrics_path = o.out_dir + "/metrics.jsonl";
@@ -236,19 +269,20 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
         comm.barrier();  // every rank has read the files before rank 0 rewrites them
         if (lead) truncate_metrics(metrics_path, step);
     } else if (lead) {
-        save_config(o, o.out_dir + "/config.json");  // also proves --out is writable before any work
-        nn::write_file_atomic(metrics_path, "");
+        prepare_run_directory(o);
+        save_config(o, o.out_dir + "/config.json");
+        io::write_file_atomic(metrics_path, "");
     }
 
-    data::BatchSource source = task->train_batches(o.batch, o.seed);
-    const int64_t per_epoch = source.batches_per_epoch;
-    const int64_t total = o.steps > 0 ? o.steps : o.epochs * per_epoch;
     data::Prefetcher batches(source);
     batches.seek(step / per_epoch, step % per_epoch);
 
     std::unique_ptr<MetricsLog> metrics = lead ? std::make_unique<MetricsLog>(metrics_path) : nullptr;
     InterruptScope interrupts;
     auto checkpoint = [&] {
+        if (!parameters_finite(model))
+            throw std::runtime_error(fmt::format("non-finite parameters after step {} (is --lr {} too large?): training "
+                                                 "stopped; {}", step, o.lr, kept_checkpoint(o.out_dir)));
         if (lead) save_training_checkpoint(model, opt, *task, model_path, state_path, o, step);
     };
 
@@ -278,9 +312,9 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
         if (!std::isfinite(s.front().second)) {
             bar.finish();
             double v = s.front().second;
-            throw std::runtime_error(fmt::format("non-finite loss ({}) at step {}: training stopped; the last good "
-                                                 "checkpoint in {} is kept", std::isnan(v) ? "NaN" : fmt::format("{}", v),
-                                                 step + 1, o.out_dir));
+            throw std::runtime_error(fmt::format("non-finite loss ({}) at step {}: training stopped; {}",
+                                                 std::isnan(v) ? "NaN" : fmt::format("{}", v), step + 1,
+                                                 kept_checkpoint(o.out_dir)));
         }
         opt.step();
         task->reduce_step(comm);
@@ -342,15 +376,10 @@ int train(TrainOptions o, bool resume) {
     if (o.batch <= 0) throw std::invalid_argument("--batch must be positive, got " + std::to_string(o.batch));
     if (o.epochs <= 0 && o.steps <= 0) throw std::invalid_argument("--epochs must be positive, got " + std::to_string(o.epochs));
     if (o.steps < 0) throw std::invalid_argument("--steps must not be negative, got " + std::to_string(o.steps));
-    if (o.lr < 0) throw std::invalid_argument("--lr must be positive, got " + fmt::format("{}", o.lr));
+    if (!std::isfinite(o.lr) || o.lr < 0) throw std::invalid_argument(fmt::format("--lr must be a finite number > 0, got {}", o.lr));
     if (o.threads > 0) blas::set_threads(int(o.threads));
     Device device = Device::parse(o.device);
     std::unique_ptr<dist::Communicator> comm = dist::connect(device, o.dist_engine);
-
-    std::error_code ec;
-    fs::create_directories(o.out_dir, ec);
-    if (ec || !fs::is_directory(o.out_dir))
-        throw std::runtime_error(o.out_dir + ": cannot create the output directory (" + ec.message() + ")");
     try {
         return train_ranks(o, resume, *comm, device);
     } catch (const std::exception& e) {
@@ -359,6 +388,7 @@ int train(TrainOptions o, bool resume) {
         fmt::print(stderr, "\ntrain: rank {} of {}: error: {}\n", comm->rank(), comm->world_size(), e.what());
         std::fflush(stderr);
         comm->abort(1);
+        return 1;  // not reached: abort ends every rank
     }
 }
 

@@ -1,7 +1,6 @@
 #include "nn/safetensors.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "io/files.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -40,41 +39,6 @@ bool parse_dtype(const std::string& s, DType& out) {
 
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-    std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) fail(path, std::string("cannot write (") + std::strerror(errno) + ")");
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            fail(path, std::string("write failed (") + std::strerror(e) + ")");
-        }
-        done += size_t(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        fail(path, std::string("fsync/close failed (") + std::strerror(errno) + ")");
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        fail(path, std::string("rename failed (") + std::strerror(e) + ")");
-    }
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
     json header = json::object();
@@ -96,7 +60,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     for (int i = 0; i < 8; ++i) bytes.push_back(char((hl >> (8 * i)) & 0xff));  // little-endian
     bytes += h;
     for (const Tensor& c : host) bytes.append(static_cast<const char*>(c.raw_data()), size_t(c.numel()) * dtype_size(c.dtype()));
-    write_file_atomic(path, bytes);
+    io::write_file_atomic(path, bytes);
 }
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name) {
@@ -168,6 +132,6 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& n
     return out;
 }
 
-SafetensorsFile load_safetensors(const std::string& path) { return parse_safetensors(read_file(path), path); }
+SafetensorsFile load_safetensors(const std::string& path) { return parse_safetensors(io::read_file(path), path); }
 
 }  // namespace vq::nn

@@ -16,16 +16,12 @@ struct SafetensorsFile {
     std::map<std::string, std::string> metadata;
 };
 
-// Written to `path + ".tmp"`, fsynced, then renamed over `path`: a crash at
-// any moment leaves either the old file or the new one, never a torn one.
+// Written atomically (io/files.hpp): a crash at any moment leaves either the
+// old file or the new one, never a torn one.
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 SafetensorsFile load_safetensors(const std::string& path);
 // Parses an in-memory image of a file; `name` is used in error messages.
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
-
-// Atomic whole-file write (temporary file, fsync, rename), for any output.
-void write_file_atomic(const std::string& path, const std::string& bytes);
-std::string read_file(const std::string& path);
 
 }  // namespace vq::nn

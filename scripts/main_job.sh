@@ -14,7 +14,8 @@
 # Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override),
 # STEPS (cap each training run at N steps: a smoke test of the pipeline),
 # DATA (IDX folder), BIN (prebuilt tools folder: skips installing and building,
-# e.g. the ones tools/gpu_stage.sh packs for a GPU machine).
+# e.g. the ones tools/gpu_stage.sh packs for a GPU machine), OVERWRITE=1
+# (replace an earlier main job in OUT; without it the job stops at once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,13 @@ else
 fi
 OUT=${OUT:-runs/$preset}
 DEVICE=${DEVICE:-cpu}
+overwrite=()
+if [ "${OVERWRITE:-0}" = 1 ]; then
+  overwrite=(--overwrite)
+elif [ -n "$(ls -A "$OUT" 2>/dev/null)" ]; then
+  echo "main_job: $OUT already holds an earlier run: set OUT to another folder, or OVERWRITE=1 to replace it" >&2
+  exit 1
+fi
 
 if [ -z "${BIN:-}" ]; then
   ./scripts/install_deps.sh
@@ -41,7 +49,7 @@ mkdir -p "$OUT"
 start=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - start )) s elapsed)"; }
 
-run=("${limit[@]}" --epochs "$epochs" --device "$DEVICE" --data "$DATA")
+run=("${limit[@]}" "${overwrite[@]}" --epochs "$epochs" --device "$DEVICE" --data "$DATA")
 
 step "1/8 VQ-VAE (reference, K = 512), $epochs epoch(s)"
 $bin/train --model vqvae "${run[@]}" --out "$OUT/vqvae"
@@ -54,7 +62,7 @@ $bin/train --model prior --vqvae "$OUT/density/vqvae/model.safetensors" "${run[@
 step "5/8 VAE baseline, $epochs epoch(s)"
 $bin/train --model vae "${run[@]}" --out "$OUT/vae"
 step "6/8 mixture of 500 Bernoullis by EM, $em iterations (the classical baseline)"
-$bin/train --model mixture --components 500 --epochs "$em" --data "$DATA" --out "$OUT/mixture"
+$bin/train --model mixture --components 500 --epochs "$em" --data "$DATA" "${overwrite[@]}" --out "$OUT/mixture"
 step "7/8 sample, repair and denoising grids, training curves"
 for run in vqvae prior density/vqvae density/prior vae; do /usr/bin/python3 tools/plot.py "$OUT/$run" >/dev/null; done
 $bin/sample --vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples.png"

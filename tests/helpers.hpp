@@ -73,6 +73,16 @@ inline std::string test_dir(const std::string& suite, const std::string& name = 
     return d.string();
 }
 
+// The text of the exception fn() throws, or "" if it returns.
+inline std::string error_of(const std::function<void()>& fn) {
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
 inline bool message_contains(const std::function<void()>& fn, const std::string& needle) {
     try {
         fn();

@@ -6,10 +6,12 @@
 
 #include "codec/ans_stack.hpp"
 #include "codec/bits_back.hpp"
+#include "codec/bytes.hpp"
 #include "codec/io.hpp"
 #include "codec/rans.hpp"
 #include "data/idx.hpp"
 #include "models/checkpoint.hpp"
+#include "optim/optimizer.hpp"
 #include "tests/helpers.hpp"
 #include "tests/process.hpp"
 
@@ -70,6 +72,33 @@ TEST_CASE("the normal quantile inverts the CDF, and the buckets have equal prior
     }
 }
 
+TEST_CASE("a stack over an endless bottom never runs out, and a reader holding only its words ends at the start") {
+    Generator gen(2);
+    codec::AnsStack s = codec::AnsStack::over_bottom(7);
+    // pops first, as bits-back's first latents do: they take words from the bottom
+    std::vector<std::pair<uint32_t, uint32_t>> popped;  // (slot, precision)
+    for (int i = 0; i < 40; ++i) {
+        const uint32_t prec = 12, slot = s.peek(prec);
+        s.pop(slot, 1, prec);
+        popped.push_back({slot, prec});
+    }
+    CHECK(s.depth() >= 40 * 12 / 32 - 2);
+    for (int i = 0; i < 100; ++i) s.push(uint32_t(gen.randint(256)), 1, 8);
+    // the reader gets words() and depth(), and undoes everything
+    codec::AnsStack r(s.words());
+    std::vector<uint32_t> pushed;
+    Generator gen2(2);  // the pushes again, from the same seed
+    for (int i = 0; i < 100; ++i) pushed.push_back(uint32_t(gen2.randint(256)));
+    for (size_t i = pushed.size(); i-- > 0;) {
+        REQUIRE(r.peek(8) == pushed[i]);
+        r.pop(pushed[i], 1, 8);
+    }
+    for (size_t i = popped.size(); i-- > 0;) r.push(popped[i].first, 1, popped[i].second);
+    CHECK(r.is_start_over(7, s.depth()));
+    CHECK_FALSE(r.is_start_over(8, s.depth()));
+    CHECK_FALSE(r.is_start_over(7, s.depth() + 1));
+}
+
 namespace {
 
 // A VAE file with untrained weights (the codec does not care how good it is).
@@ -90,18 +119,23 @@ TEST_CASE("BB-ANS round-trips images exactly, at a cost within 1% of the coded -
     Tensor bits = bernoulli(rand_uniform({11, 1, 28, 28}, 0.0, 0.6, gen), gen);  // 11 images, 3 lanes: a short last step
     for (uint32_t p : {6u, 10u}) {
         CAPTURE(p);
-        codec::BitsBackConfig cfg{p, p + 8, 3};
+        // 3 lanes for 11 images, and coded even where the untrained model loses to the raw bits
+        codec::BitsBackConfig cfg{p, p + 8, 3, 1, false};
         codec::Stats st;
         std::string file = codec::compress_bits_back(m, bits, codec::InputKind::IdxDirectory, cfg, &st);
+        CHECK_FALSE(st.stored);
         codec::Decoded back = codec::decompress_bits_back(m, file, "x.bba");
         CHECK(back.bits.to_vector() == bits.to_vector());
         CHECK(back.lossless);
         CHECK(back.kind == codec::InputKind::IdxDirectory);
-        // file = header + per lane (count + words); the words are the seed plus the net cost
-        const double seed_bits = 3 * 32.0 * (p + 3), framing = 8.0 * (codec::kBitsBackHeaderBytes + 3 * 4);
-        const double net = 8.0 * double(st.bytes) - seed_bits - framing;
-        MESSAGE("p " << p << ": net " << net / 11 << " bits/image, -ELBO " << st.ideal_bits / 11);
+        // file = header + per lane (two one-byte varints + words); the words are the lanes' starts plus the net cost
+        const double framing = 8.0 * (codec::kBitsBackHeaderBytes + 3 * 2);
+        const double net = 8.0 * double(st.bytes) - st.lane_start_bits - framing;
+        MESSAGE("p " << p << ": net " << net / 11 << " bits/image, -ELBO " << st.ideal_bits / 11 << ", lane starts "
+                     << st.lane_start_bits / 3 << " bits/lane");
         CHECK(std::abs(net - st.ideal_bits) < 0.01 * st.ideal_bits + 3 * 64);
+        // a start costs its 64-bit head and what the first latent took: at most p bits a dimension, give or take
+        CHECK(st.lane_start_bits <= 3 * (64 + 32.0 * (p + 2)));
     }
 }
 
@@ -110,19 +144,121 @@ TEST_CASE("a bits-back file refuses another model, damage, truncation and a wron
     codec::VaeModel m(vae_file(dir, 5), Device::cpu()), other(vae_file(dir, 6), Device::cpu());
     Generator gen(7);
     Tensor bits = bernoulli(Tensor::full({5, 1, 28, 28}, 0.3), gen);
-    std::string file = codec::compress_bits_back(m, bits, codec::InputKind::Png, {8, 16, 2});
-    CHECK(codec::decompress_bits_back(m, file, "ok.bba").kind == codec::InputKind::Png);
+    // 5 images were a PNG here before a PNG had to hold exactly one; two coded lanes
+    std::string file = codec::compress_bits_back(m, bits, codec::InputKind::IdxFile, {8, 16, 2, 1, false});
+    CHECK(codec::decompress_bits_back(m, file, "ok.bba").kind == codec::InputKind::IdxFile);
     CHECK(message_contains([&] { codec::decompress_bits_back(other, file, "a.bba"); }, "a.bba: compressed with another model"));
     CHECK(message_contains([&] { codec::decompress_bits_back(m, file.substr(0, file.size() - 9), "t.bba"); }, "t.bba: truncated"));
-    CHECK(message_contains([&] { codec::decompress_bits_back(m, file.substr(0, 20), "h.bba"); }, "shorter than its 31-byte header"));
+    CHECK(message_contains([&] { codec::decompress_bits_back(m, file.substr(0, 20), "h.bba"); },
+                           "shorter than its " + std::to_string(codec::kBitsBackHeaderBytes) + "-byte header"));
     std::string wrong_sum = file;
-    wrong_sum[19] ^= 0x01;  // the checksum field
+    wrong_sum[19] ^= 0x01;  // the images' checksum field
     CHECK(message_contains([&] { codec::decompress_bits_back(m, wrong_sum, "c.bba"); }, "do not match the file's checksum"));
+    // resealed, the damaged field gets through to the decode, whose images then disagree with it
+    codec::seal_file(wrong_sum, codec::kBitsBackHeaderBytes);
+    CHECK(message_contains([&] { codec::decompress_bits_back(m, wrong_sum, "c.bba"); },
+                           "c.bba: the decoded images do not match the images' checksum in the header"));
     std::string damaged = file;
-    damaged[codec::kBitsBackHeaderBytes + 4 + 5] ^= 0x40;  // a word inside the first lane
+    damaged[codec::kBitsBackHeaderBytes + 2 + 5] ^= 0x40;  // a word inside the first lane
+    CHECK(message_contains([&] { codec::decompress_bits_back(m, damaged, "d.bba"); }, "d.bba: "));
+    codec::seal_file(damaged, codec::kBitsBackHeaderBytes);  // past the checksum, the decode itself notices
     CHECK(message_contains([&] { codec::decompress_bits_back(m, damaged, "d.bba"); }, "d.bba: "));
     CHECK(message_contains([&] { codec::decompress_bits_back(m, "VQZ\2" + file.substr(4), "v.bba"); }, "not a bits-back file"));
     CHECK(message_contains([&] { codec::compress_bits_back(m, bits, codec::InputKind::IdxDirectory, {10, 10, 2}); }, "posterior precision must be in 11..24"));
+    CHECK(message_contains([&] { codec::compress_bits_back(m, bits, codec::InputKind::Png, {}); }, "a PNG holds exactly 1 image, not 5"));
+}
+
+TEST_CASE("every damaged header byte of a bits-back file, coded or stored, fails naming the file; so do a forged kind and an old version") {
+    const std::string dir = test_dir("bits_back", "header", true);
+    codec::VaeModel m(vae_file(dir, 11), Device::cpu());
+    Generator gen(12);
+    Tensor bits = bernoulli(Tensor::full({3, 1, 28, 28}, 0.3), gen);
+    for (bool store : {false, true}) {
+        CAPTURE(store);
+        codec::Stats st;
+        const std::string file =
+            codec::compress_bits_back(m, bits, codec::InputKind::IdxDirectory, {8, 16, 2, 1, store}, &st);
+        REQUIRE(st.stored == store);  // the untrained model loses to the raw bits, so storing is what it picks
+        REQUIRE(codec::decompress_bits_back(m, file, "ok.bba").bits.to_vector() == bits.to_vector());
+        for (size_t at = 0; at < codec::kBitsBackHeaderBytes; ++at)
+            for (int bit = 0; bit < 8; ++bit) {
+                CAPTURE(at);
+                CAPTURE(bit);
+                std::string bad = file;
+                bad[at] = char(bad[at] ^ (1 << bit));
+                CHECK(message_contains([&] { codec::decompress_bits_back(m, bad, "flip.bba"); }, "flip.bba: "));
+            }
+        std::string kind = file;
+        kind[4] = char(uint8_t(kind[4]) ^ 2);  // IDX directory -> PNG, the reported bug: one PNG written for 3 images
+        CHECK(message_contains([&] { codec::decompress_bits_back(m, kind, "k.bba"); }, "k.bba: damaged: its bytes do not match"));
+        codec::seal_file(kind, codec::kBitsBackHeaderBytes);
+        CHECK(message_contains([&] { codec::decompress_bits_back(m, kind, "k.bba"); },
+                               "k.bba: corrupt header: its kind and count disagree (a PNG holds exactly 1 image, not 3)"));
+        std::string old = file;
+        old[3] = char(1);
+        CHECK(message_contains([&] { codec::decompress_bits_back(m, old, "o.bba"); },
+                               "o.bba: written by bits-back format version 1; this build reads version 2 (compress the images "
+                               "again with this build)"));
+        for (size_t len : {size_t(2), size_t(30), codec::kBitsBackHeaderBytes, file.size() - 1})
+            CHECK(message_contains([&] { codec::decompress_bits_back(m, file.substr(0, len), "t.bba"); }, "t.bba: "));
+    }
+}
+
+namespace {
+
+// A VAE trained for a few seconds on test images 100..999: poor, but it
+// beats the raw bits, so small sets exercise the coder and not only the
+// stored fallback.
+std::string quick_vae_file(const std::string& dir) {
+    Generator gen(13);
+    models::VAE vae(gen);
+    optim::Adam opt(vae.named_parameters(), optim::AdamConfig{2e-3});
+    Tensor all = codec::read_binary_images(data::kDefaultDataDir, 1000).bits;
+    for (int step = 0; step < 30; ++step) {
+        Tensor x = all.narrow(0, 100 + (step * 64) % 836, 64).contiguous();
+        models::VAE::Output out = vae.forward(x, gen);
+        opt.zero_grad();
+        out.loss.backward();
+        opt.step();
+    }
+    const std::string path = dir + "/quick_vae.safetensors";
+    models::save_model_file(vae, path, "vae", 0);
+    return path;
+}
+
+}  // namespace
+
+TEST_CASE("bits-back never writes more than the raw bits plus the header, and small sets round-trip") {
+    const std::string dir = test_dir("bits_back", "small", true);
+    codec::VaeModel untrained(vae_file(dir, 14), Device::cpu()), quick(quick_vae_file(dir), Device::cpu());
+    Tensor all = codec::read_binary_images(data::kDefaultDataDir, 10).bits;
+    for (int64_t n : {1, 3, 10}) {
+        Tensor bits = all.narrow(0, 0, n).contiguous();
+        const codec::InputKind kind = n == 1 ? codec::InputKind::Png : codec::InputKind::IdxDirectory;
+        for (codec::VaeModel* m : {&untrained, &quick}) {
+            CAPTURE(n);
+            CAPTURE(m == &quick);
+            codec::Stats st;
+            const std::string file = codec::compress_bits_back(*m, bits, kind, {}, &st);
+            MESSAGE("n " << n << std::string(m == &quick ? " quick" : " untrained") << ": " << file.size() << " bytes"
+                         << std::string(st.stored ? " (stored)" : "") << ", raw bits + header "
+                         << n * 98 + int64_t(codec::kBitsBackHeaderBytes));
+            CHECK(file.size() <= size_t(n) * codec::kRawBytesPerImage + codec::kBitsBackHeaderBytes);
+            codec::Stats back_st;
+            codec::Decoded back = codec::decompress_bits_back(*m, file, "s.bba", &back_st);
+            CHECK(back.bits.to_vector() == bits.to_vector());
+            CHECK(back.kind == kind);
+            CHECK(back_st.stored == st.stored);
+            if (m == &untrained) CHECK(st.stored);  // 784 bits of noise an image, plus the KL: worse than raw
+        }
+    }
+    // the quick model codes 10 images below the raw bits: the coder, not the fallback, made that file
+    codec::Stats st;
+    const std::string file = codec::compress_bits_back(quick, all, codec::InputKind::IdxDirectory, {}, &st);
+    CHECK_FALSE(st.stored);
+    CHECK(st.bytes < 10 * codec::kRawBytesPerImage + codec::kBitsBackHeaderBytes);
+    // a small set gets one lane, whatever the config's 32 allow, since each lane pays its start
+    CHECK(codec::get_le(file, 27, 2) == 1);
 }
 
 TEST_CASE("compress --vae and decompress --vae round-trip an IDX set with other thread counts on each side") {

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "codec/bytes.hpp"
 #include "codec/io.hpp"
 #include "codec/rans.hpp"
 #include "codec/vqz.hpp"
@@ -185,4 +186,52 @@ TEST_CASE("the codec refuses other models, damaged files and wrong inputs") {
     CHECK(message_contains([&] { codec::decompress(m, future, "x.vqz"); }, "format version 9"));
     CHECK(message_contains([&] { codec::compress(m, Tensor::zeros({1, 1, 8, 8}), true, codec::InputKind::IdxDirectory); }, "[1, 1, 8, 8]"));
     CHECK(message_contains([&] { codec::read_binary_images(dir + "/missing.png", 0); }, "missing.png: not found"));
+}
+
+TEST_CASE("a damaged .vqz header byte, a forged kind or an old version each fail naming the file") {
+    Generator gen(6);
+    models::VQVAE vqvae(gen);
+    models::GatedPixelCNN prior(gen);
+    std::string dir = test_dir("codec", "header");
+    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
+    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
+    codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
+    Tensor bits = codec::read_binary_images(data::kDefaultDataDir, 2).bits;
+    const std::string file = codec::compress(m, bits, true, codec::InputKind::IdxDirectory);
+    REQUIRE(codec::decompress(m, file, "ok.vqz").bits.to_vector() == bits.to_vector());
+    // every header byte, every bit of it: the seal covers them all (the flags' kind bits included)
+    for (size_t at = 0; at < codec::kHeaderBytes; ++at)
+        for (int bit = 0; bit < 8; ++bit) {
+            CAPTURE(at);
+            CAPTURE(bit);
+            std::string bad = file;
+            bad[at] = char(bad[at] ^ (1 << bit));
+            CHECK(message_contains([&] { codec::decompress(m, bad, "flip.vqz"); }, "flip.vqz: "));
+        }
+    std::string kind = file;
+    kind[4] = char(uint8_t(kind[4]) ^ 2);  // IDX directory -> PNG
+    CHECK(message_contains([&] { codec::decompress(m, kind, "k.vqz"); }, "k.vqz: damaged: its bytes do not match the file's checksum"));
+    // ... and resealed, as a forger (or a writer's bug) would: the count still contradicts the kind
+    codec::seal_file(kind, codec::kHeaderBytes);
+    CHECK(message_contains([&] { codec::decompress(m, kind, "k.vqz"); },
+                           "k.vqz: corrupt header: its kind and count disagree (a PNG holds exactly 1 image, not 2)"));
+    // a damaged payload byte and every truncation
+    std::string body = file;
+    body[file.size() / 2] ^= 0x10;
+    CHECK(message_contains([&] { codec::decompress(m, body, "b.vqz"); }, "b.vqz: damaged"));
+    for (size_t len : {size_t(0), size_t(3), size_t(4), size_t(20), codec::kHeaderBytes, file.size() - 1})
+        CHECK(message_contains([&] { codec::decompress(m, file.substr(0, len), "t.vqz"); }, "t.vqz: "));
+    CHECK(message_contains([&] { codec::decompress(m, file.substr(0, file.size() - 1), "t.vqz"); },
+                           fmt::format("t.vqz: truncated or damaged: the header promises {} bytes of data after it, the file holds {}",
+                                       file.size() - codec::kHeaderBytes, file.size() - codec::kHeaderBytes - 1)));
+    std::string old = file;
+    old[3] = char(2);
+    CHECK(message_contains([&] { codec::decompress(m, old, "o.vqz"); },
+                           "o.vqz: written by .vqz format version 2; this build reads version 3 (compress the images again with this build)"));
+    // the kind is checked on the way in too, and on the way out
+    CHECK(message_contains([&] { codec::compress(m, bits, true, codec::InputKind::Png); }, "a PNG holds exactly 1 image, not 2"));
+    CHECK(message_contains([&] { codec::write_binary_images(dir + "/two.png", bits, codec::InputKind::Png); },
+                           "two.png: a PNG holds exactly 1 image, not 2"));
+    std::string one = codec::compress(m, bits.narrow(0, 0, 1).contiguous(), false, codec::InputKind::Png);
+    CHECK(codec::decompress(m, one, "one.vqz").kind == codec::InputKind::Png);
 }

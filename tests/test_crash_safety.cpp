@@ -6,6 +6,7 @@
 #include <fstream>
 #include <thread>
 
+#include "io/files.hpp"
 #include "nn/safetensors.hpp"
 #include "tests/helpers.hpp"
 #include "tests/process.hpp"
@@ -72,7 +73,7 @@ TEST_CASE("SIGKILL part-way, then --resume: the final weights equal an uninterru
     CAPTURE(resumed.output);
     REQUIRE(resumed.exit_code == 0);
     check_same_weights(straight, killed);
-    CHECK(nn::read_file(straight + "/train_state.safetensors") == nn::read_file(killed + "/train_state.safetensors"));
+    CHECK(io::read_file(straight + "/train_state.safetensors") == io::read_file(killed + "/train_state.safetensors"));
 }
 
 TEST_CASE("SIGINT saves a checkpoint and exits cleanly; the run resumes from it") {
@@ -82,7 +83,7 @@ TEST_CASE("SIGINT saves a checkpoint and exits cleanly; the run resumes from it"
     wait_for_step(stopped, 13, pid);
     kill(pid, SIGINT);
     CHECK(wait_exit(pid) == 130);
-    std::string log = nn::read_file(stopped + ".log");
+    std::string log = io::read_file(stopped + ".log");
     CHECK(log.find("interrupted at step") != std::string::npos);
     int64_t step = std::stoll(nn::load_safetensors(stopped + "/model.safetensors").metadata.at("step"));
     CHECK(step >= 13);

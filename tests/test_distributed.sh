@@ -3,6 +3,8 @@
 #   1. mpirun -np 2 and one process with --micro-batch of half the batch write
 #      byte-identical model files: the VQ-VAE over 60 steps (a dead-code
 #      restart at step 50), the VAE and the prior over 20;
+#      and on 257 images with batch 8, whose last batch of 1 image is shorter
+#      than the 2 parts (it is dropped, the same way on both);
 #   2. errors end the whole job with a clear message and a non-zero exit:
 #      a batch that does not split over 3 ranks, a rank killed mid-run (the
 #      last checkpoint stays intact and resumes under mpirun), a resume with
@@ -49,6 +51,27 @@ vq=$work/vq_micro/model.safetensors
 "${mpi[@]}" "$train" --model prior --vqvae "$vq" --steps 20 "${common[@]}" --out "$work/pr_mpi" 2>/dev/null
 "$train" --model prior --vqvae "$vq" --steps 20 "${common[@]}" --micro-batch 64 --out "$work/pr_micro" 2>/dev/null
 same "$work/pr_mpi/model.safetensors" "$work/pr_micro/model.safetensors" "prior"
+
+echo "== a short last batch: 257 images, batch 8, 2 parts"
+python3 - "$work/small" <<'PY'
+import gzip, os, sys
+src, out = "/usr/share/datasets/fashion-mnist", sys.argv[1]
+os.makedirs(out)
+for split, n in (("train", 257), ("t10k", 64)):
+    name = split + "-images-idx3-ubyte"
+    path = os.path.join(src, name)
+    data = gzip.open(path + ".gz").read() if os.path.exists(path + ".gz") else open(path, "rb").read()
+    head = bytearray(data[:16]); head[4:8] = n.to_bytes(4, "big")
+    open(os.path.join(out, name), "wb").write(bytes(head) + data[16:16 + n * 784])
+PY
+short=(--model vqvae --epochs 2 --threads 1 --batch 8 --eval-limit 64 --data "$work/small")
+"${mpi[@]}" "$train" "${short[@]}" --out "$work/short_mpi" 2>"$work/short_mpi.log" \
+  || { cat "$work/short_mpi.log"; fail "mpirun -np 2 on 257 images with batch 8"; }
+"$train" "${short[@]}" --micro-batch 4 --out "$work/short_micro" 2>"$work/short_micro.log" \
+  || { cat "$work/short_micro.log"; fail "--micro-batch 4 on 257 images with batch 8"; }
+same "$work/short_mpi/model.safetensors" "$work/short_micro/model.safetensors" "VQ-VAE, short last batch"
+grep -q "64 steps of batch 8 (32 per epoch)" "$work/short_micro.log" || { cat "$work/short_micro.log"; fail "the short batch was not dropped"; }
+echo "ok: 2 epochs of 32 steps: the last image of each epoch waits for the next shuffle"
 
 echo "== a batch that does not split over 3 ranks"
 if mpirun -np 3 --oversubscribe "$train" --model vqvae --steps 2 "${common[@]}" --out "$work/three" 2>"$work/three.log"; then

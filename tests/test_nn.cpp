@@ -181,7 +181,8 @@ TEST_CASE("safetensors round trip keeps names, shapes, dtypes and values") {
                                        {"empty", Tensor::zeros({0, 4})}};
     std::string path = test_dir("nn") + "/round.safetensors";
     nn::save_safetensors(path, t, {{"model", "test"}});
-    CHECK_FALSE(fs::exists(path + ".tmp"));
+    for (const auto& entry : fs::directory_iterator(fs::path(path).parent_path()))  // no temporary file left behind
+        CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);
     nn::SafetensorsFile f = nn::load_safetensors(path);
     CHECK(f.metadata.at("model") == "test");
     REQUIRE(f.tensors.size() == 4);
@@ -230,7 +231,7 @@ TEST_CASE("malformed safetensors files fail with a message naming the problem") 
     CHECK(fails_with(file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "overlap"));
     CHECK(fails_with(file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "non-negative"));
     CHECK(fails_with(file(R"({"a":{"shape":[2]}})", 8), "needs dtype, shape and data_offsets"));
-    CHECK(message_contains([] { nn::load_safetensors("/nonexistent/model.safetensors"); }, "/nonexistent/model.safetensors: cannot open"));
+    CHECK(message_contains([] { nn::load_safetensors("/nonexistent/model.safetensors"); }, "/nonexistent/model.safetensors: file not found"));
 }
 
 TEST_CASE("safetensors interchange with an independent numpy implementation") {

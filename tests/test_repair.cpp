@@ -85,6 +85,6 @@ TEST_CASE("denoising with no noise is the reconstruction; the noise flips about 
 TEST_CASE("repair reports bad arguments clearly") {
     ProcessResult none = run_tool(tool("repair"), {"--vqvae", "x.safetensors", "--json"});
     CHECK(none.exit_code != 0);
-    CHECK(none.output.find("exactly one of --mask, --random-holes, --noise or --denoise") != std::string::npos);
+    CHECK(none.output.find("give one of --mask, --random-holes, --noise or --denoise") != std::string::npos);
     CHECK(message_contains([] { models::rectangle_mask(20, 20, 10, 10); }, "inside the 28x28 image"));
 }

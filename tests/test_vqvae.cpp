@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "data/idx.hpp"
+#include "io/files.hpp"
 #include "models/checkpoint.hpp"
 #include "models/vqvae.hpp"
 #include "nn/safetensors.hpp"
@@ -45,7 +47,7 @@ TEST_CASE("a saved VQ-VAE holds exactly the design's tensors (docs/design.md), i
     std::string path = test_dir("vqvae", "names", true) + "/model.safetensors";
     models::save_model_file(m, path, "vqvae", 0);
     // read the raw header, independently of the loader
-    std::string bytes = nn::read_file(path);
+    std::string bytes = io::read_file(path);
     uint64_t hl = 0;
     for (int i = 0; i < 8; ++i) hl |= uint64_t(uint8_t(bytes[i])) << (8 * i);
     auto header = nlohmann::json::parse(bytes.substr(8, hl));
@@ -198,6 +200,29 @@ TEST_CASE("micro-batches train: the batch in parts, one update per step") {
     CHECK(fs::exists(dir + "/model.safetensors"));
 }
 
+TEST_CASE("a last batch shorter than the parts is dropped, not a crash at the epoch's end") {
+    // 257 images in batches of 8: the last holds 1 image, fewer than the 2
+    // micro-batches, so each epoch has 32 steps and the 257th image waits
+    // for the next epoch's shuffle.
+    const std::string dir = test_dir("vqvae", "short", true);
+    fs::create_directories(dir + "/data");
+    for (auto [split, n] : {std::pair<std::string, int64_t>{"train", 257}, {"t10k", 16}}) {
+        data::Dataset full = data::load_split(data::kDefaultDataDir, split);
+        std::vector<uint8_t> px(full.pixels.begin(), full.pixels.begin() + n * 784);
+        data::write_idx_images(dir + "/data/" + split + "-images-idx3-ubyte", px, n, 28, 28);
+    }
+    ProcessResult r = run_tool(tool("train"), {"--model", "vqvae", "--epochs", "1", "--batch", "8", "--micro-batch", "4",
+                                               "--eval-limit", "16", "--data", dir + "/data", "--out", dir + "/run"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.output.find("32 steps of batch 8 (32 per epoch)") != std::string::npos);
+    CHECK(nn::load_safetensors(dir + "/run/model.safetensors").metadata.at("step") == "32");
+    // without parts, the short batch trains as it is
+    ProcessResult whole = run_tool(tool("train"), {"--model", "vqvae", "--steps", "1", "--batch", "8", "--eval-limit", "16",
+                                                   "--data", dir + "/data", "--out", dir + "/whole"});
+    CHECK(whole.output.find("(33 per epoch)") != std::string::npos);
+}
+
 TEST_CASE("training reports bad inputs clearly") {
     models::TrainOptions o;
     o.steps = 1;
@@ -215,5 +240,5 @@ TEST_CASE("training reports bad inputs clearly") {
     CHECK(message_contains([&] { models::train(o, false); }, "--model must be vqvae, vae or prior, got 'gan'"));
     o.model = "vqvae";
     o.init = test_dir("vqvae", "bad3", true) + "/missing.safetensors";
-    CHECK(message_contains([&] { models::train(o, false); }, "missing.safetensors: cannot open"));
+    CHECK(message_contains([&] { models::train(o, false); }, "missing.safetensors: file not found"));
 }

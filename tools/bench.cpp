@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "models/benchmark.hpp"
+#include "tools/cli.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Benchmark the reference models' training step"};
@@ -13,11 +14,12 @@ int main(int argc, char** argv) {
     bool as_json = false;
     app.add_option("--model", model, "vqvae | vae | prior | all")->capture_default_str()
         ->check(CLI::IsMember({"vqvae", "vae", "prior", "all"}));
-    app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--threads", threads, "CPU thread counts to measure (default: 1 and 2 on cpu)");
+    app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(vq::cli::count_in(1, 1 << 16));
+    app.add_option("--threads", threads, "CPU thread counts to measure (default: 1 and 2 on cpu; 0: the default)")
+        ->check(vq::cli::count_in(0, 1024));
     app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
-    app.add_option("--steps", o.steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+    app.add_option("--steps", o.steps, "timed steps")->capture_default_str()->check(vq::cli::count_in(1, 100000));
+    app.add_option("--warmup", o.warmup, "untimed steps first")->capture_default_str()->check(vq::cli::count_in(0, 100000));
     app.add_flag("--json", as_json, "one JSON object per measurement");
     CLI11_PARSE(app, argc, argv);
     if (threads.empty()) threads = o.device == "cpu" ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{0};

@@ -7,7 +7,9 @@
 #include "codec/bits_back.hpp"
 #include "codec/io.hpp"
 #include "codec/vqz.hpp"
+#include "io/files.hpp"
 #include "nn/safetensors.hpp"
+#include "tools/cli.hpp"
 
 int main(int argc, char** argv) {
     using namespace vq;
@@ -20,22 +22,26 @@ int main(int argc, char** argv) {
     app.add_option("--vqvae", vqvae, "VQ-VAE model.safetensors (with --prior: the .vqz codec)");
     app.add_option("--prior", prior, "prior model.safetensors");
     app.add_option("--vae", vae, "VAE model.safetensors: bits-back coding (always lossless)");
-    app.add_option("--lanes", bb.lanes, "bits-back: independent stacks coded side by side")->capture_default_str()
-        ->check(CLI::Range(1, 65535));
+    app.add_option("--lanes", bb.lanes, "bits-back: at most this many independent stacks; a set gets one per 64 images")->capture_default_str()
+        ->check(vq::cli::count_in(1, 65535));
     app.add_option("--latent-bits", bb.latent_bits, "bits-back: 2^p buckets per latent dimension")->capture_default_str()
-        ->check(CLI::Range(1, 16));
+        ->check(vq::cli::count_in(1, 16));
     app.add_option("--posterior-bits", bb.posterior_bits, "bits-back: precision of the posterior's frequencies")
-        ->capture_default_str()->check(CLI::Range(2, 24));
+        ->capture_default_str()->check(vq::cli::count_in(2, 24));
     app.add_option("--in", in, "IDX directory (its t10k images, deterministically binarized) or a 1-bit PNG")->required();
     app.add_option("--out", out, "output .vqz file")->required();
     app.add_flag("--lossless", lossless, "also code every pixel under the decoder's probability (exact round trip)");
-    app.add_option("--limit", limit, "first N images of an IDX set (0: all)")->capture_default_str();
+    app.add_option("--limit", limit, "first N images of an IDX set (0: all)")->capture_default_str()
+        ->check(vq::cli::at_least(0));
     app.add_option("--device", device, "cpu | cuda")->capture_default_str();
     app.add_flag("--json", as_json, "print statistics as one JSON object");
     CLI11_PARSE(app, argc, argv);
     try {
         if (vae.empty() == (vqvae.empty() || prior.empty()))
             throw std::invalid_argument("give either --vqvae and --prior (the .vqz codec) or --vae (bits-back)");
+        io::refuse_output_over_input({{"--out", out}}, {{"--in", in}, {"--in", in + "/t10k-images-idx3-ubyte"},
+                                                        {"--in", in + "/t10k-images-idx3-ubyte.gz"}, {"--vqvae", vqvae},
+                                                        {"--prior", prior}, {"--vae", vae}});
         codec::BinaryImages images = codec::read_binary_images(in, limit);
         codec::Stats st;
         std::string file;
@@ -47,7 +53,7 @@ int main(int argc, char** argv) {
             codec::Models models(vqvae, prior, Device::parse(device));
             file = codec::compress(models, images.bits, lossless, images.kind, &st);
         }
-        nn::write_file_atomic(out, file);
+        io::write_file_atomic(out, file);
         double n = double(st.images), bits = 8.0 * double(st.bytes);
         nlohmann::json j = {{"codec", vae.empty() ? "vqz" : "bits-back"},
                             {"images", st.images},
@@ -58,6 +64,7 @@ int main(int argc, char** argv) {
                             {"ideal_bits_per_image", st.ideal_bits / n},
                             {"overhead_percent", 100.0 * (bits - st.ideal_bits) / st.ideal_bits},
                             {"lossless", lossless},
+                            {"stored", st.stored},
                             {"seconds", st.seconds},
                             {"images_per_s", n / st.seconds}};
         if (!lossless) j["pixel_error_rate"] = double(st.pixel_errors) / (n * 784.0);

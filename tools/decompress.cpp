@@ -3,9 +3,12 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "codec/bits_back.hpp"
 #include "codec/io.hpp"
 #include "codec/vqz.hpp"
+#include "io/files.hpp"
 #include "nn/safetensors.hpp"
 
 int main(int argc, char** argv) {
@@ -22,15 +25,22 @@ int main(int argc, char** argv) {
     try {
         if (vae.empty() == (vqvae.empty() || prior.empty()))
             throw std::invalid_argument("give either --vqvae and --prior (a .vqz file) or --vae (a bits-back file)");
+        // an IDX directory output is written as OUT/t10k-images-idx3-ubyte
+        io::refuse_output_over_input({{"--out", out}, {"--out", out + "/t10k-images-idx3-ubyte"}},
+                                     {{"--in", in}, {"--vqvae", vqvae}, {"--prior", prior}, {"--vae", vae}});
         codec::Stats st;
         codec::Decoded d;
         if (!vae.empty()) {
             codec::VaeModel model(vae, Device::parse(device));
-            d = codec::decompress_bits_back(model, nn::read_file(in), in, &st);
+            d = codec::decompress_bits_back(model, io::read_file(in), in, &st);
         } else {
             codec::Models models(vqvae, prior, Device::parse(device));
-            d = codec::decompress(models, nn::read_file(in), in, &st);
+            d = codec::decompress(models, io::read_file(in), in, &st);
         }
+        // an IDX folder is written into, so an earlier set there would be replaced: refused
+        if (d.kind == codec::InputKind::IdxDirectory && std::filesystem::exists(out + "/t10k-images-idx3-ubyte"))
+            throw std::invalid_argument("--out " + out + " already holds t10k-images-idx3-ubyte: decompress into a new "
+                                        "folder (nothing was written)");
         codec::write_binary_images(out, d.bits, d.kind);
         fmt::print(stderr, "{}: {} images ({}), {:.0f} images/s\n", out, st.images, d.lossless ? "lossless" : "lossy",
                    double(st.images) / st.seconds);

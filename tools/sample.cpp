@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 
 #include "data/png.hpp"
+#include "io/files.hpp"
 #include "models/checkpoint.hpp"
 #include "models/tasks.hpp"
+#include "tools/cli.hpp"
 
 int main(int argc, char** argv) {
     using namespace vq;
@@ -17,21 +19,22 @@ int main(int argc, char** argv) {
     uint64_t seed = 0;
     app.add_option("--vqvae", vqvae_path, "VQ-VAE model.safetensors")->required();
     app.add_option("--prior", prior_path, "prior model.safetensors")->required();
-    app.add_option("-n", n, "number of images")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1024)));
+    app.add_option("-n", n, "number of images")->capture_default_str()->check(vq::cli::count_in(1, 1024));
     app.add_option("--out", out, "output PNG")->required();
-    app.add_option("--temperature", temperature, "softmax temperature")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--temperature", temperature, "softmax temperature")->capture_default_str()->check(vq::cli::positive_real());
     app.add_option("--seed", seed, "random seed")->capture_default_str();
-    app.add_option("--columns", columns, "images per grid row")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--columns", columns, "images per grid row")->capture_default_str()->check(vq::cli::count_in(1, 1024));
     app.add_option("--scale", scale, "enlarge the grid this many times (nearest neighbour)")->capture_default_str()
-        ->check(CLI::Range(1, 64));
+        ->check(vq::cli::count_in(1, 64));
     app.add_option("--condition-top", keep_rows,
                    "keep the top ROWS of code rows (of 7) of the first n test images, sample the rest (7: the plain "
                    "reconstructions)")
-        ->check(CLI::Range(0, 7));
+        ->check(vq::cli::count_in(0, 7));
     app.add_option("--data", data_dir, "directory of IDX files (for --condition-top)")->capture_default_str();
     app.add_option("--device", device_name, "cpu | cuda")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     try {
+        io::refuse_output_over_input({{"--out", out}}, {{"--vqvae", vqvae_path}, {"--prior", prior_path}});
         Device device = Device::parse(device_name);
         Generator gen(seed);
         std::unique_ptr<models::VQVAE> vqvae_ptr = models::load_vqvae(vqvae_path, device);
@@ -44,6 +47,10 @@ int main(int argc, char** argv) {
             models::write_decoded_grid(vqvae, codes, device, out, columns, scale);
         } else {
             models::TestSet test(data_dir, n);
+            if (test.count < n)
+                throw std::invalid_argument(fmt::format("--condition-top keeps the code rows of the first -n {} test images, "
+                                                        "but {} holds only {}: give -n {} or less", n, data_dir,
+                                                        test.count, test.count));
             Tensor bits = test.bits(0, test.count);
             Tensor given = vqvae.encode(bits.to(device)).to(Device::cpu());
             Tensor codes = prior.sample(n, temperature, gen, device, given, keep_rows);

@@ -6,6 +6,7 @@
 #include "models/mixture.hpp"
 #include "models/presets.hpp"
 #include "models/task.hpp"
+#include "tools/cli.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Train a model (vqvae, vae, prior, or the classical mixture of Bernoullis) on binarized Fashion-MNIST"};
@@ -14,38 +15,42 @@ int main(int argc, char** argv) {
     app.add_option("--model", o.model, "vqvae | vae | prior | mixture")
         ->check(CLI::IsMember({"vqvae", "vae", "prior", "mixture"}));
     app.add_option("--components", o.components, "mixture: components C (its --epochs are EM iterations)")
-        ->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(100000)));
+        ->capture_default_str()->check(vq::cli::count_in(1, 100000));
     app.add_option("--alpha", o.mixture_alpha, "mixture: pseudo-count of the M step, keeping pixel probabilities off 0 and 1")
-        ->capture_default_str()->check(CLI::NonNegativeNumber);
+        ->capture_default_str()->check(vq::cli::real_in(0, 1e6));
     app.add_option("--data", o.data_dir, "directory of IDX files")->capture_default_str();
-    auto* epochs = app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str();
-    auto* steps = app.add_option("--steps", o.steps, "stop after this many steps in total (overrides --epochs)");
-    app.add_option("--batch", o.batch, "batch size")->capture_default_str();
-    CLI::Option* lr = app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior; a preset may set it)");
+    auto* epochs = app.add_option("--epochs", o.epochs, "epochs to train")->capture_default_str()
+        ->check(vq::cli::count_in(1, 1000000));
+    auto* steps = app.add_option("--steps", o.steps, "stop after this many steps in total (overrides --epochs)")
+        ->check(vq::cli::at_least(1));
+    app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(vq::cli::count_in(1, 1 << 20));
+    CLI::Option* lr = app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior; a preset may set it)")
+        ->check(vq::cli::positive_real());
     app.add_option("--seed", o.seed, "random seed")->capture_default_str();
     app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
     app.add_option("--init", o.init, "start from these weights (a model.safetensors)");
     app.add_option("--vqvae", o.vqvae, "the trained VQ-VAE (for --model prior)");
     app.add_option("--codebook", o.codebook, "VQ-VAE codebook: ema (default) or grad")->check(CLI::IsMember({"ema", "grad"}));
-    app.add_option("--out", o.out_dir, "output directory");
+    app.add_option("--out", o.out_dir, "output directory (a new one, or one holding no run)");
+    app.add_flag("--overwrite", o.overwrite, "replace the run already in --out");
     app.add_option("--resume", resume, "continue the run in this directory from its last checkpoint");
-    app.add_option("--log-every", o.log_every, "steps between metrics lines")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--save-every", o.save_every, "steps between extra checkpoints (0: epoch ends only)")->check(CLI::NonNegativeNumber);
-    app.add_option("--eval-limit", o.eval_limit, "test images evaluated each epoch")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--threads", o.threads, "CPU threads (0: all cores, or VQ_NUM_THREADS)")->check(CLI::NonNegativeNumber);
+    app.add_option("--log-every", o.log_every, "steps between metrics lines")->capture_default_str()->check(vq::cli::at_least(1));
+    app.add_option("--save-every", o.save_every, "steps between extra checkpoints (0: epoch ends only)")->check(vq::cli::at_least(0));
+    app.add_option("--eval-limit", o.eval_limit, "test images evaluated each epoch")->capture_default_str()->check(vq::cli::at_least(1));
+    app.add_option("--threads", o.threads, "CPU threads (0: all cores, or VQ_NUM_THREADS)")->check(vq::cli::count_in(0, 1024));
     app.add_option("--micro-batch", o.micro_batch,
                    "split each rank's share of --batch into micro-batches of this many images, summing their "
-                   "gradients before one update (0: none)")->check(CLI::NonNegativeNumber);
+                   "gradients before one update (0: none)")->check(vq::cli::at_least(0));
     app.add_option("--dist-engine", o.dist_engine, "under mpirun: auto (NCCL for CUDA where built), mpi, nccl")
         ->capture_default_str()->check(CLI::IsMember({"auto", "mpi", "nccl"}));
     app.add_option("--preset", o.preset, "named configuration: reference or density (flags given explicitly win)");
     std::vector<CLI::Option*> arch = {
         app.add_option("--codes", o.codes, "VQ-VAE codebook size K, 2..4096 (the prior takes its VQ-VAE's K)")
-            ->capture_default_str()->check(CLI::Range(int64_t(2), vq::models::kMaxCodes)),
-        app.add_option("--code-dim", o.code_dim, "VQ-VAE code dimension D")->capture_default_str()->check(CLI::Range(1, 1024)),
-        app.add_option("--beta", o.beta, "VQ-VAE commitment weight")->capture_default_str()->check(CLI::NonNegativeNumber),
-        app.add_option("--prior-channels", o.prior_channels, "PixelCNN prior width")->capture_default_str()->check(CLI::Range(1, 4096)),
-        app.add_option("--prior-layers", o.prior_layers, "PixelCNN prior gated layers")->capture_default_str()->check(CLI::Range(1, 64)),
+            ->capture_default_str()->check(vq::cli::count_in(2, vq::models::kMaxCodes)),
+        app.add_option("--code-dim", o.code_dim, "VQ-VAE code dimension D")->capture_default_str()->check(vq::cli::count_in(1, 1024)),
+        app.add_option("--beta", o.beta, "VQ-VAE commitment weight")->capture_default_str()->check(vq::cli::real_in(0, 1e6)),
+        app.add_option("--prior-channels", o.prior_channels, "PixelCNN prior width")->capture_default_str()->check(vq::cli::count_in(1, 4096)),
+        app.add_option("--prior-layers", o.prior_layers, "PixelCNN prior gated layers")->capture_default_str()->check(vq::cli::count_in(1, 64)),
     };
     CLI11_PARSE(app, argc, argv);
     try {
@@ -54,6 +59,16 @@ int main(int argc, char** argv) {
             if (opt->count() > 0) given.insert(opt->get_name());
         if (lr->count() > 0) given.insert("--lr");
         if (!resume.empty()) {
+            // a resumed run continues exactly as configured; only how long and where it runs may change
+            std::vector<std::string> conflicting =
+                vq::cli::given_except(app, {"--resume", "--epochs", "--steps", "--threads", "--dist-engine"});
+            if (!conflicting.empty()) {
+                std::string names;
+                for (const std::string& n : conflicting) names += (names.empty() ? "" : ", ") + n;
+                throw std::invalid_argument("--resume " + resume + " continues that run as it was configured, so " + names +
+                                            " cannot be given with it (only --epochs, --steps, --threads and "
+                                            "--dist-engine can); to train something else, start a new run with --out");
+            }
             vq::models::TrainOptions saved = vq::models::load_config(resume + "/config.json");
             if (!epochs->empty()) saved.epochs = o.epochs;
             if (!steps->empty()) saved.steps = o.steps;

@@ -1,6 +1,9 @@
 // libFuzzer harness for the codecs' file parsing and decoding: arbitrary and
 // mutated .vqz and bits-back files must decode or fail with an exception,
-// never crash or hang. The first byte picks the codec; the rest is the file.
+// never crash or hang. The first byte picks the codec (bit 0) and whether
+// the file is resealed first (bit 1): a mutated file almost never passes the
+// header's checksum, so resealing (a fresh length and checksum) is what lets
+// mutations reach the header's fields and the decoders behind them.
 //
 // Small models are made once, deterministically (so their hash, and the
 // seed files written to $VQ_FUZZ_SEED_DIR, stay valid between runs): a
@@ -13,6 +16,7 @@
 #include <string>
 
 #include "codec/bits_back.hpp"
+#include "codec/bytes.hpp"
 #include "codec/vqz.hpp"
 #include "models/checkpoint.hpp"
 #include "tensor/random.hpp"
@@ -44,10 +48,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         Tensor bits = bernoulli(Tensor::full({3, 1, 28, 28}, 0.3), gen);
         std::ofstream(std::string(seeds) + "/seed-vqz-lossless", std::ios::binary)
             << char(0) << codec::compress(*vqz_models, bits, true, codec::InputKind::IdxDirectory);
-        std::ofstream(std::string(seeds) + "/seed-vqz-lossy", std::ios::binary)
-            << char(0) << codec::compress(*vqz_models, bits, false, codec::InputKind::Png);
-        std::ofstream(std::string(seeds) + "/seed-bits-back", std::ios::binary)
-            << char(1) << codec::compress_bits_back(*vae_model, bits, codec::InputKind::IdxFile, {6, 12, 2});
+        std::ofstream(std::string(seeds) + "/seed-vqz-lossy", std::ios::binary)  // a PNG holds one image
+            << char(2) << codec::compress(*vqz_models, bits.narrow(0, 0, 1).contiguous(), false, codec::InputKind::Png);
+        std::ofstream(std::string(seeds) + "/seed-bits-back", std::ios::binary)  // two coded lanes
+            << char(3) << codec::compress_bits_back(*vae_model, bits, codec::InputKind::IdxFile, {6, 12, 2, 1, false});
+        std::ofstream(std::string(seeds) + "/seed-bits-back-stored", std::ios::binary)
+            << char(1) << codec::compress_bits_back(*vae_model, bits, codec::InputKind::IdxFile, {6, 12, 2, 1, true});
     }
     fs::remove_all(dir);
     return 0;
@@ -55,7 +61,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
-    const std::string file(reinterpret_cast<const char*>(data) + 1, size - 1);
+    std::string file(reinterpret_cast<const char*>(data) + 1, size - 1);
+    const size_t header = (data[0] & 1) ? codec::kBitsBackHeaderBytes : codec::kHeaderBytes;
+    if ((data[0] & 2) && file.size() >= header) codec::seal_file(file, header);
     try {
         codec::Decoded d = (data[0] & 1) ? codec::decompress_bits_back(*vae_model, file, "fuzz")
                                          : codec::decompress(*vqz_models, file, "fuzz");
