@@ -1,11 +1,11 @@
 #include "models/checkpoint.hpp"
 
-#include <filesystem>
-#include "io/files.hpp"
-
 #include <fmt/format.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "io/files.hpp"
 #include "nn/safetensors.hpp"
 
 namespace vq::models {
@@ -82,6 +82,19 @@ std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device) {
     check_kind(f, path, "vqvae");
     Generator init(0);  // the weights are replaced by the file's
     auto m = std::make_unique<VQVAE>(init, vqvae_config_of(f, path));
+    m->load_state_dict(f.tensors, path);
+    m->to(device);
+    return m;
+}
+
+std::unique_ptr<GatedPixelCNN> load_pixelcnn(const std::string& path, Device device) {
+    nn::SafetensorsFile f = nn::load_safetensors(path);
+    check_kind(f, path, "pixelcnn");
+    Generator init(0);
+    PixelCNNConfig c = prior_config_of(f, path);
+    if (c.num_codes != 2)
+        throw std::runtime_error(fmt::format("{}: a pixel PixelCNN has 2 symbols, this file's embedding has {}", path, c.num_codes));
+    auto m = std::make_unique<GatedPixelCNN>(init, c);
     m->load_state_dict(f.tensors, path);
     m->to(device);
     return m;
@@ -181,7 +194,8 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"preset", o.preset},     {"codes", o.codes},       {"code_dim", o.code_dim},
               {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers},
               {"micro_batch", o.micro_batch}, {"dist_engine", o.dist_engine},
-              {"components", o.components}, {"mixture_alpha", o.mixture_alpha}};
+              {"components", o.components}, {"mixture_alpha", o.mixture_alpha},
+              {"pixel_channels", o.pixel_channels}, {"pixel_layers", o.pixel_layers}};
     io::write_file_atomic(path, j.dump(2) + "\n");
 }
 
@@ -220,6 +234,8 @@ TrainOptions load_config(const std::string& path) {
         o.dist_engine = j.value("dist_engine", o.dist_engine);
         o.components = j.value("components", o.components);
         o.mixture_alpha = j.value("mixture_alpha", o.mixture_alpha);
+        o.pixel_channels = j.value("pixel_channels", o.pixel_channels);
+        o.pixel_layers = j.value("pixel_layers", o.pixel_layers);
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": incomplete training config (" + e.what() + ")");
     }

@@ -34,6 +34,8 @@ PixelCNNConfig prior_config_of(const nn::SafetensorsFile& file, const std::strin
 // Reads a model file, builds the model it describes and loads it onto `device`.
 std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device);
 std::unique_ptr<GatedPixelCNN> load_prior(const std::string& path, Device device);
+// The Gated PixelCNN over the binary pixels (train --model pixelcnn): 2 symbols.
+std::unique_ptr<GatedPixelCNN> load_pixelcnn(const std::string& path, Device device);
 // A mixture of Bernoullis (C and the pixel count from `probs`); *iterations
 // gets the EM iterations it was trained for (its step).
 std::unique_ptr<BernoulliMixture> load_mixture(const std::string& path, int64_t* iterations = nullptr);

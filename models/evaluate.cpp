@@ -88,8 +88,8 @@ void refuse_non_finite(const json& j, const std::string& where) {
 
 json evaluate_density(const EvalOptions& o) {
     if (!o.prior.empty() && o.vqvae.empty()) throw std::invalid_argument("--prior needs the --vqvae whose codes it models");
-    if (o.vqvae.empty() && o.vae.empty() && o.mixture.empty())
-        throw std::invalid_argument("give at least --vqvae, --vae or --mixture");
+    if (o.vqvae.empty() && o.vae.empty() && o.mixture.empty() && o.pixelcnn.empty())
+        throw std::invalid_argument("give at least --vqvae, --vae, --pixelcnn or --mixture");
     if (o.vqvae.empty() && !o.more_vqvae.empty()) throw std::invalid_argument("more VQ-VAEs need a first --vqvae");
     if (o.limit < 0) throw std::invalid_argument("--limit must not be negative, got " + std::to_string(o.limit));
     if (o.iw_limit < 0) throw std::invalid_argument("--iw-limit must not be negative, got " + std::to_string(o.iw_limit));
@@ -163,6 +163,13 @@ json evaluate_density(const EvalOptions& o) {
         out["mixture_components"] = mixture->components();
         out["mixture_iterations"] = iterations;
     }
+    if (!o.pixelcnn.empty()) {
+        std::unique_ptr<GatedPixelCNN> pixel = load_pixelcnn(o.pixelcnn, device);
+        ag::NoGradGuard no_grad;
+        out["pixelcnn_nats"] = pixel_nll(*pixel, test, device);
+        out["pixelcnn_layers"] = pixel->config.layers;
+        out["pixelcnn_channels"] = pixel->config.channels;
+    }
     refuse_non_finite(out, "");
     return out;
 }
@@ -194,6 +201,9 @@ std::string format_density_table(const json& r) {
                              ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());
         row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats");
     }
+    if (r.contains("pixelcnn_nats"))
+        row(fmt::format("Gated PixelCNN over pixels, {} x {} layers (exact)", r.value("pixelcnn_channels", int64_t(0)),
+                        r.value("pixelcnn_layers", int64_t(0))), r, "pixelcnn_nats");
     if (r.contains("mixture_nats"))
         row(fmt::format("Mixture of {} Bernoullis, {} EM iterations (exact)", r.value("mixture_components", int64_t(0)),
                         r.value("mixture_iterations", int64_t(0))), r, "mixture_nats");

@@ -15,6 +15,7 @@ namespace vq::models {
 struct EvalOptions {
     std::string vqvae, prior, vae;
     std::string mixture;     // a mixture of Bernoullis (train --model mixture): its exact NLL
+    std::string pixelcnn;    // a Gated PixelCNN over the pixels (train --model pixelcnn): its exact NLL
     // Further VQ-VAE (+ prior) pairs to put in the same table, e.g. the
     // density preset beside the reference; a prior may be "" (none).
     std::vector<std::pair<std::string, std::string>> more_vqvae;

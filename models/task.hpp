@@ -23,7 +23,7 @@ inline constexpr int64_t kEvalChunk = 128;
 using Stats = std::vector<std::pair<std::string, double>>;
 
 struct TrainOptions {
-    std::string model = "vqvae";   // vqvae | vae | prior | mixture
+    std::string model = "vqvae";   // vqvae | vae | prior | pixelcnn | mixture
     std::string data_dir = data::kDefaultDataDir;
     std::string out_dir;
     bool overwrite = false;        // replace a run already in out_dir (not saved in config.json)
@@ -54,6 +54,8 @@ struct TrainOptions {
     double beta = 0.25;            // VQ-VAE commitment weight
     int64_t prior_channels = 64;   // PixelCNN width
     int64_t prior_layers = 10;     // PixelCNN gated layers
+    int64_t pixel_channels = 32;   // the pixel-level PixelCNN's width (--model pixelcnn)
+    int64_t pixel_layers = 8;      // and its gated layers
     int64_t components = 100;      // mixture of Bernoullis: components (epochs = EM iterations)
     double mixture_alpha = 0.01;   // mixture: pseudo-count keeping mu off 0 and 1
 };

@@ -106,6 +106,30 @@ private:
     Tensor train_codes_, test_codes_;
 };
 
+// Binary images f32 [B, 1, H, W] as the pixel model's symbols, i64 [B, H, W].
+Tensor pixels_as_symbols(const Tensor& bits);
+// Exact test NLL of a pixel-level PixelCNN in nats per image.
+double pixel_nll(const GatedPixelCNN& model, const TestSet& test, Device device);
+
+// The Gated PixelCNN over the binary pixels themselves (train --model pixelcnn).
+class PixelTask : public TrainTask {
+public:
+    PixelTask(const TrainOptions& o, Device device);
+    nn::Module& model() override { return model_; }
+    double default_lr() const override { return 1e-3; }
+    data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
+    Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) override;
+    Stats evaluate(int64_t limit) override;
+
+private:
+    TrainOptions options_;
+    Device device_;
+    Generator init_gen_;
+    GatedPixelCNN model_;
+    std::unique_ptr<data::Dataset> train_;
+    std::unique_ptr<TestSet> test_;
+};
+
 // Writes a PNG grid of images decoded from codes (decoder probabilities).
 void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
                         int64_t scale = data::kDefaultGridScale);

@@ -167,7 +167,8 @@ std::unique_ptr<TrainTask> make_task(const TrainOptions& o, Device device) {
     if (o.model == "vqvae") return std::make_unique<VQVAETask>(o, device);
     if (o.model == "vae") return std::make_unique<VAETask>(o, device);
     if (o.model == "prior") return std::make_unique<PriorTask>(o, device);
-    throw std::invalid_argument("--model must be vqvae, vae or prior, got '" + o.model + "'");
+    if (o.model == "pixelcnn") return std::make_unique<PixelTask>(o, device);
+    throw std::invalid_argument("--model must be vqvae, vae, prior or pixelcnn, got '" + o.model + "'");
 }
 
 }  // namespace vq::models

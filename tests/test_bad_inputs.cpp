@@ -330,7 +330,7 @@ TEST_CASE("at least 80 bad inputs give clear errors and leave every file as it w
          "--micro-batch 4 does not divide the 10 images"},
         {"CLI: prior without --vqvae", train({"--model", "prior", "--out", out}), "needs --vqvae FILE"},
         {"CLI: unwritable --out", train({"--steps", "1", "--out", "/proc/vq/out"}), "/proc/vq/out"},
-        {"CLI: evaluate with no model", [&] { return tool_error("evaluate", {"--limit", "5"}); }, "give at least --vqvae, --vae or --mixture"},
+        {"CLI: evaluate with no model", [&] { return tool_error("evaluate", {"--limit", "5"}); }, "give at least --vqvae, --vae, --pixelcnn or --mixture"},
         {"CLI: bad device name", evaluate({"--vqvae", vqvae, "--device", "tpu"}), "unknown device 'tpu'"},
         {"CLI: sample -n 100 --condition-top 3 on 64 test images", sample({"-n", "100", "--condition-top", "3", "--data", small, "--out", out + ".png"}),
          "holds only 64: give -n 64 or less"},

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     app.add_option("--prior", priors, "PixelCNN prior model.safetensors (needs --vqvae; one per --vqvae when repeated)");
     app.add_option("--vae", o.vae, "VAE model.safetensors");
     app.add_option("--mixture", o.mixture, "mixture of Bernoullis model.safetensors (exact NLL)");
+    app.add_option("--pixelcnn", o.pixelcnn, "Gated PixelCNN over pixels model.safetensors (exact NLL)");
     app.add_option("--iw", o.iw_k, "importance samples for the VAE's IWAE estimate")->capture_default_str()
         ->check(vq::cli::count_in(1, 10000));
     app.add_option("--data", o.data_dir, "directory of IDX files")->capture_default_str();
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
             else o.more_vqvae.push_back({vqvaes[i], prior});
         }
         if (vqvaes.empty() && !priors.empty()) o.prior = priors[0];
-        std::vector<vq::io::NamedPath> inputs = {{"--vae", o.vae}, {"--mixture", o.mixture}};
+        std::vector<vq::io::NamedPath> inputs = {{"--vae", o.vae}, {"--mixture", o.mixture}, {"--pixelcnn", o.pixelcnn}};
         for (const std::string& f : vqvaes) inputs.push_back({"--vqvae", f});
         for (const std::string& f : priors) inputs.push_back({"--prior", f});
         vq::io::refuse_output_over_input({{"--json-out", json_out}}, inputs);

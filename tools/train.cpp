@@ -12,8 +12,8 @@ int main(int argc, char** argv) {
     CLI::App app{"Train a model (vqvae, vae, prior, or the classical mixture of Bernoullis) on binarized Fashion-MNIST"};
     vq::models::TrainOptions o;
     std::string resume;
-    app.add_option("--model", o.model, "vqvae | vae | prior | mixture")
-        ->check(CLI::IsMember({"vqvae", "vae", "prior", "mixture"}));
+    app.add_option("--model", o.model, "vqvae | vae | prior | pixelcnn | mixture")
+        ->check(CLI::IsMember({"vqvae", "vae", "prior", "pixelcnn", "mixture"}));
     app.add_option("--components", o.components, "mixture: components C (its --epochs are EM iterations)")
         ->capture_default_str()->check(vq::cli::count_in(1, 100000));
     app.add_option("--alpha", o.mixture_alpha, "mixture: pseudo-count of the M step, keeping pixel probabilities off 0 and 1")
@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
         app.add_option("--beta", o.beta, "VQ-VAE commitment weight")->capture_default_str()->check(vq::cli::real_in(0, 1e6)),
         app.add_option("--prior-channels", o.prior_channels, "PixelCNN prior width")->capture_default_str()->check(vq::cli::count_in(1, 4096)),
         app.add_option("--prior-layers", o.prior_layers, "PixelCNN prior gated layers")->capture_default_str()->check(vq::cli::count_in(1, 64)),
+        app.add_option("--pixel-channels", o.pixel_channels, "pixel-level PixelCNN width (--model pixelcnn)")->capture_default_str()
+            ->check(vq::cli::count_in(1, 1024)),
+        app.add_option("--pixel-layers", o.pixel_layers, "pixel-level PixelCNN gated layers")->capture_default_str()
+            ->check(vq::cli::count_in(1, 64)),
     };
     CLI11_PARSE(app, argc, argv);
     try {
