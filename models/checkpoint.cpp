@@ -119,11 +119,18 @@ void check_prior_matches(const GatedPixelCNN& prior, const std::string& prior_pa
 }
 
 void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& opt, const TrainTask& task,
-                              const std::string& model_path, const std::string& state_path, const TrainOptions& o,
-                              int64_t step) {
+                              optim::WeightAverage* average, const std::string& model_path, const std::string& state_path,
+                              const TrainOptions& o, TrainingProgress progress) {
+    const int64_t step = progress.step;
+    // with Polyak averaging the model file holds the average and the state the raw weights
+    std::unique_ptr<optim::WeightAverage::AveragedScope> averaged;
+    if (average) averaged = std::make_unique<optim::WeightAverage::AveragedScope>(*average);
     nn::StateDict state = opt.state_dict();
     for (auto& [k, v] : task.extra_state()) state[k] = v;
+    if (average)
+        for (auto& [k, v] : average->raw_state()) state[k] = v;
     state["progress.step"] = Tensor::full({1}, double(step), DType::I64);
+    state["progress.seconds"] = Tensor::full({1}, progress.seconds, DType::F64);
     state["rng.seed"] = Tensor::from_vector(std::vector<int64_t>{int64_t(o.seed)}, {1});
     state["dist.world_size"] = Tensor::from_vector(std::vector<int64_t>{o.world_size}, {1});
     // state first, model second: both carry the step, and a crash between the
@@ -134,8 +141,9 @@ void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& o
     save_model_file(model, model_path, o.model, step, meta);
 }
 
-int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, TrainTask& task,
-                                 const std::string& model_path, const std::string& state_path, const TrainOptions& o) {
+TrainingProgress load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, TrainTask& task,
+                                          optim::WeightAverage* average, const std::string& model_path,
+                                          const std::string& state_path, const TrainOptions& o) {
     nn::SafetensorsFile m = nn::load_safetensors(model_path);
     nn::SafetensorsFile s = nn::load_safetensors(state_path);
     if (m.metadata["step"] != s.metadata["step"])
@@ -150,9 +158,11 @@ int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, Train
     model.load_state_dict(m.tensors, model_path);
     opt.load_state_dict(s.tensors, state_path);
     task.load_extra_state(s.tensors, state_path);
+    if (average) average->restore(s.tensors, state_path);
     auto step = s.tensors.find("progress.step");
     if (step == s.tensors.end()) throw std::runtime_error(state_path + ": missing 'progress.step'");
-    return int64_t(step->second.item());
+    auto seconds = s.tensors.find("progress.seconds");  // absent from runs before it was recorded
+    return {int64_t(step->second.item()), seconds == s.tensors.end() ? 0.0 : seconds->second.item()};
 }
 
 const std::vector<std::string>& run_files() {
@@ -195,7 +205,9 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"beta", o.beta},         {"prior_channels", o.prior_channels}, {"prior_layers", o.prior_layers},
               {"micro_batch", o.micro_batch}, {"dist_engine", o.dist_engine},
               {"components", o.components}, {"mixture_alpha", o.mixture_alpha},
-              {"pixel_channels", o.pixel_channels}, {"pixel_layers", o.pixel_layers}};
+              {"pixel_channels", o.pixel_channels}, {"pixel_layers", o.pixel_layers},
+              {"schedule", o.schedule}, {"warmup", o.warmup}, {"polyak", o.polyak},
+              {"eval_every", o.eval_every}, {"curve_limit", o.curve_limit}};
     io::write_file_atomic(path, j.dump(2) + "\n");
 }
 
@@ -236,6 +248,12 @@ TrainOptions load_config(const std::string& path) {
         o.mixture_alpha = j.value("mixture_alpha", o.mixture_alpha);
         o.pixel_channels = j.value("pixel_channels", o.pixel_channels);
         o.pixel_layers = j.value("pixel_layers", o.pixel_layers);
+        // runs from before the schedule and the averaging trained without them
+        o.schedule = j.value("schedule", std::string("constant"));
+        o.warmup = j.value("warmup", int64_t(0));
+        o.polyak = j.value("polyak", 0.0);
+        o.eval_every = j.value("eval_every", int64_t(0));
+        o.curve_limit = j.value("curve_limit", o.curve_limit);
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": incomplete training config (" + e.what() + ")");
     }

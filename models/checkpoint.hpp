@@ -15,6 +15,7 @@
 #include "models/vqvae.hpp"
 #include "nn/safetensors.hpp"
 #include "optim/optimizer.hpp"
+#include "optim/weight_average.hpp"
 
 namespace vq::models {
 
@@ -44,12 +45,22 @@ std::unique_ptr<BernoulliMixture> load_mixture(const std::string& path, int64_t*
 void check_prior_matches(const GatedPixelCNN& prior, const std::string& prior_path, const VQVAE& vqvae,
                          const std::string& vqvae_path);
 
+// Where a run stands: steps taken and the wall seconds they took (training
+// only, not evaluation or checkpoints).
+struct TrainingProgress {
+    int64_t step = 0;
+    double seconds = 0;
+};
+
+// `average` (may be null): with Polyak averaging, the model file gets the
+// averaged weights and the train state the raw ones.
 void save_training_checkpoint(const nn::Module& model, const optim::Optimizer& opt, const TrainTask& task,
-                              const std::string& model_path, const std::string& state_path, const TrainOptions& o,
-                              int64_t step);
-// Restores everything and returns the step to continue from.
-int64_t load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, TrainTask& task,
-                                 const std::string& model_path, const std::string& state_path, const TrainOptions& o);
+                              optim::WeightAverage* average, const std::string& model_path, const std::string& state_path,
+                              const TrainOptions& o, TrainingProgress progress);
+// Restores everything and returns where the run stands.
+TrainingProgress load_training_checkpoint(nn::Module& model, optim::Optimizer& opt, TrainTask& task,
+                                          optim::WeightAverage* average, const std::string& model_path,
+                                          const std::string& state_path, const TrainOptions& o);
 
 // The files a training run writes in its folder.
 const std::vector<std::string>& run_files();

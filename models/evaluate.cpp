@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "models/checkpoint.hpp"
 #include "models/progress.hpp"
@@ -18,6 +20,23 @@ using json = nlohmann::json;
 double nats_to_bits_per_dim(double nats, int64_t dims) { return nats / (double(dims) * std::log(2.0)); }
 
 namespace {
+
+// The wall seconds a model file's run trained for: the largest "seconds" in
+// the metrics.jsonl beside it (-1 when there is none, e.g. a copied file).
+double training_seconds(const std::string& model_path) {
+    if (model_path.empty()) return -1;
+    std::ifstream in(std::filesystem::path(model_path).parent_path() / "metrics.jsonl");
+    double seconds = -1;
+    std::string line;
+    while (std::getline(in, line)) {
+        try {
+            json j = json::parse(line);
+            if (j.contains("seconds") && j["seconds"].is_number()) seconds = std::max(seconds, j["seconds"].get<double>());
+        } catch (const json::exception&) {
+        }
+    }
+    return seconds;
+}
 
 // Test NLL of one VQ-VAE (and its prior, if given): recon, the uniform and
 // prior bounds, and the test set's code usage.
@@ -66,8 +85,23 @@ json evaluate_vqvae(const std::string& vqvae_path, const std::string& prior_path
         pbar.finish();
         out["prior_nats"] = nll / double(n);
         out["vqvae_prior_nats"] = recon + nll / double(n);
+        const double sv = training_seconds(vqvae_path), sp = training_seconds(prior_path);
+        out["seconds"] = sv < 0 || sp < 0 ? -1.0 : sv + sp;
     }
     return out;
+}
+
+// The entropy the dynamic binarization itself adds, sum over pixels of
+// h(x / 255) in nats, averaged over the test images: no model of the
+// binarized images can go below it.
+double binarization_floor(const TestSet& test) {
+    const int64_t hw = test.data.height * test.data.width;
+    double total = 0;
+    for (int64_t i = 0; i < test.count * hw; ++i) {
+        const double p = test.data.pixels[size_t(i)] / 255.0;
+        if (p > 0 && p < 1) total -= p * std::log(p) + (1 - p) * std::log1p(-p);
+    }
+    return total / double(test.count);
 }
 
 // A bound that is NaN or infinite is no result: it comes from a model file
@@ -97,7 +131,7 @@ json evaluate_density(const EvalOptions& o) {
     Device device = Device::parse(o.device);
     TestSet test(o.data_dir, o.limit > 0 ? o.limit : 0);
     const int64_t n = test.count, chunk = 500;
-    json out = {{"images", n}};
+    json out = {{"images", n}, {"floor_nats", binarization_floor(test)}};
     Generator init(0);
 
     if (!o.vqvae.empty()) {
@@ -145,6 +179,7 @@ json evaluate_density(const EvalOptions& o) {
         bar->finish();
         out["vae_elbo_nats"] = elbo / double(n);
         out["vae_iwae_nats"] = iwae / double(iw_n);
+        out["vae_seconds"] = training_seconds(o.vae);
         out["iw_k"] = o.iw_k;
         out["iw_images"] = iw_n;
     }
@@ -162,6 +197,7 @@ json evaluate_density(const EvalOptions& o) {
         out["mixture_nats"] = -total / double(n);
         out["mixture_components"] = mixture->components();
         out["mixture_iterations"] = iterations;
+        out["mixture_seconds"] = training_seconds(o.mixture);
     }
     if (!o.pixelcnn.empty()) {
         std::unique_ptr<GatedPixelCNN> pixel = load_pixelcnn(o.pixelcnn, device);
@@ -169,6 +205,7 @@ json evaluate_density(const EvalOptions& o) {
         out["pixelcnn_nats"] = pixel_nll(*pixel, test, device);
         out["pixelcnn_layers"] = pixel->config.layers;
         out["pixelcnn_channels"] = pixel->config.channels;
+        out["pixelcnn_seconds"] = training_seconds(o.pixelcnn);
     }
     refuse_non_finite(out, "");
     return out;
@@ -176,12 +213,15 @@ json evaluate_density(const EvalOptions& o) {
 
 std::string format_density_table(const json& r) {
     std::string s = fmt::format("Test NLL on {} binarized Fashion-MNIST test images (lower is better)\n", r["images"].get<int64_t>());
-    s += fmt::format("{:<58} {:>12} {:>10}\n", "model", "nats/image", "bits/dim");
-    auto line = [&](const std::string& label, double v) {
-        s += fmt::format("{:<58} {:>12.2f} {:>10.4f}\n", label, v, nats_to_bits_per_dim(v));
+    s += fmt::format("{:<58} {:>12} {:>10} {:>9}\n", "model", "nats/image", "bits/dim", "train s");
+    auto line = [&](const std::string& label, double v, double seconds) {
+        s += fmt::format("{:<58} {:>12.2f} {:>10.4f} {:>9}\n", label, v, nats_to_bits_per_dim(v),
+                         seconds < 0 ? std::string("-") : fmt::format("{:.0f}", seconds));
     };
-    auto row = [&](const std::string& label, const json& from, const char* key) {
-        if (from.contains(key)) line(label, from[key].get<double>());
+    // `seconds_key`: the row's training seconds in `from` (the VQ-VAE's and its prior's together)
+    auto row = [&](const std::string& label, const json& from, const char* key, const char* seconds_key = "") {
+        if (from.contains(key))
+            line(label, from[key].get<double>(), from.contains(seconds_key) ? from[seconds_key].get<double>() : -1.0);
     };
     // one or several VQ-VAEs (older JSON has only the top-level keys)
     json models = r.contains("vqvae_models") ? r["vqvae_models"] : json::array();
@@ -193,20 +233,21 @@ std::string format_density_table(const json& r) {
     for (const json& m : models) {
         const std::string label = m["label"].get<std::string>();
         row(label + ", uniform prior (bound)", m, "vqvae_uniform_nats");
-        row(label + " + PixelCNN prior (bound)", m, "vqvae_prior_nats");
+        row(label + " + PixelCNN prior (bound)", m, "vqvae_prior_nats", "seconds");
     }
-    row("VAE -ELBO (bound)", r, "vae_elbo_nats");
+    row("VAE -ELBO (bound)", r, "vae_elbo_nats", "vae_seconds");
     if (r.contains("iw_k")) {
         std::string on = r.value("iw_images", r["images"].get<int64_t>()) == r["images"].get<int64_t>()
                              ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());
-        row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats");
+        row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats", "vae_seconds");
     }
     if (r.contains("pixelcnn_nats"))
         row(fmt::format("Gated PixelCNN over pixels, {} x {} layers (exact)", r.value("pixelcnn_channels", int64_t(0)),
-                        r.value("pixelcnn_layers", int64_t(0))), r, "pixelcnn_nats");
+                        r.value("pixelcnn_layers", int64_t(0))), r, "pixelcnn_nats", "pixelcnn_seconds");
     if (r.contains("mixture_nats"))
         row(fmt::format("Mixture of {} Bernoullis, {} EM iterations (exact)", r.value("mixture_components", int64_t(0)),
-                        r.value("mixture_iterations", int64_t(0))), r, "mixture_nats");
+                        r.value("mixture_iterations", int64_t(0))), r, "mixture_nats", "mixture_seconds");
+    row("floor: irreducible under this binarization", r, "floor_nats");
     for (const json& m : models) {
         s += fmt::format("  {}: recon NLL {:.2f} nats/image", m["label"].get<std::string>(), m["vqvae_recon_nats"].get<double>());
         if (m.contains("prior_nats"))

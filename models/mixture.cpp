@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -100,11 +101,14 @@ int train_mixture(const TrainOptions& o) {
     fmt::print(stderr, "training a mixture of {} Bernoullis by EM: {} iterations over {} images (alpha {})\n",
                o.components, o.epochs, x.size(0), o.mixture_alpha);
     ProgressBar bar("EM", o.epochs);
-    double test_nll = 0;
+    double test_nll = 0, seconds = 0;  // seconds of EM, counted as a deep model's training steps are
     for (int64_t it = 1; it <= o.epochs; ++it) {
+        const auto started = std::chrono::steady_clock::now();
         double train_ll = model.em_step(x, o.mixture_alpha);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         test_nll = -mean(model.log_likelihood(x_test)).item();
-        nlohmann::json j = {{"step", it}, {"epoch", it}, {"train_nll_before_step", -train_ll}, {"test_nll", test_nll}};
+        nlohmann::json j = {{"step", it}, {"epoch", it}, {"seconds", seconds}, {"train_nll_before_step", -train_ll},
+                            {"test_nll", test_nll}};
         metrics += j.dump() + "\n";
         bar.update(it, x.size(0), {{"test_nll", test_nll}});
     }

@@ -71,10 +71,19 @@ Stats PriorTask::forward_backward(const Tensor& part, Generator&, double loss_sc
 }
 
 Stats PriorTask::evaluate(int64_t limit) {
-    if (!test_codes_.defined() || test_codes_.size(0) != limit) {
+    if (!test_codes_.defined() || test_limit_ != limit) {
+        test_limit_ = limit;
         TestSet test(options_.data_dir, limit);
         test_codes_ = extract_codes(vqvae_, test.count, [&](int64_t first, int64_t n) { return test.bits(first, n); },
                                     device_, "extracting test codes");
+        // the VQ-VAE's part of the bound on the same images: -log p(x | codes)
+        ag::NoGradGuard no_grad;
+        double recon = 0;
+        for (int64_t first = 0; first < test.count; first += kEvalChunk) {
+            const int64_t n = std::min<int64_t>(kEvalChunk, test.count - first);
+            recon += vqvae_.forward(test.bits(first, n).to(device_)).recon.value().item() * double(n);
+        }
+        test_recon_nll_ = recon / double(test.count);
     }
     double total = 0;
     for (int64_t first = 0; first < test_codes_.size(0); first += kEvalChunk) {
@@ -82,7 +91,7 @@ Stats PriorTask::evaluate(int64_t limit) {
         total += sum(model_.nll_per_image(test_codes_.narrow(0, first, n).contiguous().to(device_))).item();
     }
     double per_image = total / double(test_codes_.size(0));
-    return {{"prior_nll", per_image}, {"nats_per_latent", per_image / 49.0}};
+    return {{"prior_nll", per_image}, {"nats_per_latent", per_image / 49.0}, {"bound_nll", test_recon_nll_ + per_image}};
 }
 
 void PriorTask::write_images(const std::string& out_dir) {

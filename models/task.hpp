@@ -39,6 +39,13 @@ struct TrainOptions {
     int64_t log_every = 50;        // steps between metrics lines
     int64_t save_every = 0;        // steps between extra checkpoints (0: only at epoch ends)
     int64_t eval_limit = 10000;    // test images evaluated at each epoch end
+    // The learning rate: "constant", or "cosine" (decay to 0 at the run's
+    // last step); either after a linear warm-up over `warmup` steps.
+    std::string schedule = "constant";
+    int64_t warmup = 0;
+    double polyak = 0;             // Polyak averaging's decay (0: off), e.g. 0.999
+    int64_t eval_every = 0;        // steps between test NLLs on the first curve_limit images (0: epoch ends only)
+    int64_t curve_limit = 1000;
     int64_t threads = 0;           // CPU threads (0: leave the default)
     // Data parallelism: each step's batch is split over the ranks of an MPI
     // job (mpirun -np N) and, within a rank, into micro-batches of this many

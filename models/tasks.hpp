@@ -104,6 +104,8 @@ private:
     VQVAE vqvae_;
     GatedPixelCNN model_;
     Tensor train_codes_, test_codes_;
+    int64_t test_limit_ = 0;     // the limit test_codes_ were extracted for
+    double test_recon_nll_ = 0;  // the VQ-VAE's recon NLL on those test images
 };
 
 // Binary images f32 [B, 1, H, W] as the pixel model's symbols, i64 [B, H, W].

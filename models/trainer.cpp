@@ -1,6 +1,7 @@
 // The training loop shared by every model: batches, optimizer, progress,
 // metrics, atomic checkpoints, resume and Ctrl-C handling.
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -113,6 +114,16 @@ StepSplit plan_split(const TrainOptions& o, const dist::Communicator& comm) {
 void drop_short_last_batch(data::BatchSource& source, int64_t batch, const StepSplit& split) {
     const int64_t last = source.items % batch;
     if (last != 0 && last < split.parts && source.batches_per_epoch > 1) source.batches_per_epoch -= 1;
+}
+
+// The learning rate of step `step` (0-based) of `total`: a linear warm-up
+// over o.warmup steps, then o.lr, or a cosine from o.lr down to 0 at the
+// last step. A function of the step alone, so a resumed run follows it exactly.
+double learning_rate_at(const TrainOptions& o, int64_t step, int64_t total) {
+    if (o.warmup > 0 && step < o.warmup) return o.lr * double(step + 1) / double(o.warmup);
+    if (o.schedule != "cosine") return o.lr;
+    const double t = double(step - o.warmup) / double(std::max<int64_t>(1, total - o.warmup));
+    return o.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, t)));
 }
 
 // What a run that stops on a non-finite number leaves behind.
@@ -254,6 +265,8 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
     optim::AdamConfig adam;
     adam.lr = o.lr;
     optim::Adam opt(model.named_parameters(), adam);
+    std::unique_ptr<optim::WeightAverage> average;
+    if (o.polyak > 0) average = std::make_unique<optim::WeightAverage>(model.named_parameters(), o.polyak);
 
     data::BatchSource source = task->train_batches(o.batch, o.seed);
     drop_short_last_batch(source, o.batch, split);
@@ -264,8 +277,11 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
     const std::string state_path = o.out_dir + "/train_state.safetensors";
     const std::string metrics_path = o.out_dir + "/metrics.jsonl";
     int64_t step = 0;
+    double seconds = 0;  // wall seconds of training steps, over every session of the run
     if (resume) {
-        step = load_training_checkpoint(model, opt, *task, model_path, state_path, o);
+        TrainingProgress p = load_training_checkpoint(model, opt, *task, average.get(), model_path, state_path, o);
+        step = p.step;
+        seconds = p.seconds;
         comm.barrier();  // every rank has read the files before rank 0 rewrites them
         if (lead) truncate_metrics(metrics_path, step);
     } else if (lead) {
@@ -283,12 +299,19 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
         if (!parameters_finite(model))
             throw std::runtime_error(fmt::format("non-finite parameters after step {} (is --lr {} too large?): training "
                                                  "stopped; {}", step, o.lr, kept_checkpoint(o.out_dir)));
-        if (lead) save_training_checkpoint(model, opt, *task, model_path, state_path, o, step);
+        if (lead) save_training_checkpoint(model, opt, *task, average.get(), model_path, state_path, o, {step, seconds});
+    };
+    // test metrics and images see the averaged weights, as the model file does
+    auto averaged = [&] {
+        return average ? std::make_unique<optim::WeightAverage::AveragedScope>(*average) : nullptr;
     };
 
     if (lead) {
-        fmt::print(stderr, "training {} on {} ({} parameters), {} steps of batch {} ({} per epoch), lr {}\n", o.model,
-                   device.str(), model.parameter_count(), total, o.batch, per_epoch, o.lr);
+        fmt::print(stderr, "training {} on {} ({} parameters), {} steps of batch {} ({} per epoch), lr {}{}{}\n", o.model,
+                   device.str(), model.parameter_count(), total, o.batch, per_epoch, o.lr,
+                   o.schedule == "cosine" ? fmt::format(" (cosine decay, {} warm-up steps)", o.warmup)
+                                          : o.warmup > 0 ? fmt::format(" ({} warm-up steps)", o.warmup) : "",
+                   average ? fmt::format(", Polyak averaging {}", o.polyak) : "");
         if (split.parts > 1)
             fmt::print(stderr, "data parallel: {} rank(s) ({}) x {} micro-batch(es) of {} images\n", split.world,
                        comm.engine(), split.chunks, o.batch / split.parts);
@@ -298,6 +321,7 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
     Stats running;
     int64_t running_n = 0;
     while (step < total) {
+        const auto started = std::chrono::steady_clock::now();
         Tensor batch = batches.next();  // the whole batch, the same on every rank
         const int64_t b = batch.size(0);
         const uint64_t step_seed = data::mix_seed(o.seed ^ 0x5EEDull, uint64_t(step));
@@ -316,10 +340,13 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
                                                  std::isnan(v) ? "NaN" : fmt::format("{}", v), step + 1,
                                                  kept_checkpoint(o.out_dir)));
         }
+        opt.set_lr(learning_rate_at(o, step, total));
         opt.step();
         task->reduce_step(comm);
         task->after_step(gen);
+        if (average) average->update(step + 1);
         ++step;
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (running.empty()) running = s;
         else for (size_t i = 0; i < s.size(); ++i) running[i].second += s[i].second;
         ++running_n;
@@ -328,18 +355,27 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
 
         bool epoch_end = step % per_epoch == 0 || step == total;
         if (step % o.log_every == 0 || epoch_end) {
-            json j = {{"step", step}, {"epoch", double(step) / double(per_epoch)}, {"images_per_s", bar.items_per_second()}};
+            json j = {{"step", step}, {"epoch", double(step) / double(per_epoch)}, {"seconds", seconds},
+                      {"lr", opt.lr()}, {"images_per_s", bar.items_per_second()}};
             for (auto& [k, v] : running) j[k] = v / double(running_n);
             if (lead) metrics->write(j);
             running.clear();
             running_n = 0;
         }
+        if (lead && o.eval_every > 0 && (step % o.eval_every == 0 || step == total)) {
+            // the learning curve: test NLL on a fixed subset against training seconds
+            auto scope = averaged();
+            json j = {{"step", step}, {"seconds", seconds}, {"curve_images", o.curve_limit}};
+            for (auto& [k, v] : task->evaluate(o.curve_limit)) j["curve_" + k] = v;
+            metrics->write(j);
+        }
         if (epoch_end) {
             bar.finish();
             Stats epoch_stats = task->end_epoch();
             if (lead) {
+                auto scope = averaged();
                 Stats test = task->evaluate(o.eval_limit);
-                json j = {{"step", step}, {"epoch_end", (step + per_epoch - 1) / per_epoch}};
+                json j = {{"step", step}, {"seconds", seconds}, {"epoch_end", (step + per_epoch - 1) / per_epoch}};
                 j.update(stats_json(epoch_stats));
                 for (auto& [k, v] : test) j["test_" + k] = v;
                 metrics->write(j);
@@ -347,8 +383,9 @@ int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device de
                 for (auto& [k, v] : epoch_stats) summary += fmt::format(" {} {:.4g}", k, v);
                 for (auto& [k, v] : test) summary += fmt::format(" test_{} {:.4g}", k, v);
                 fmt::print(stderr, "epoch {} done:{}\n", j["epoch_end"].get<int64_t>(), summary);
-                checkpoint();
                 task->write_images(o.out_dir);
+                scope.reset();
+                checkpoint();
             }
             if (step < total) bar = ProgressBar(fmt::format("{} epoch {}", o.model, step / per_epoch + 1), total, step);
         } else if (o.save_every > 0 && step % o.save_every == 0) {
@@ -376,6 +413,11 @@ int train(TrainOptions o, bool resume) {
     if (o.batch <= 0) throw std::invalid_argument("--batch must be positive, got " + std::to_string(o.batch));
     if (o.epochs <= 0 && o.steps <= 0) throw std::invalid_argument("--epochs must be positive, got " + std::to_string(o.epochs));
     if (o.steps < 0) throw std::invalid_argument("--steps must not be negative, got " + std::to_string(o.steps));
+    if (o.schedule != "constant" && o.schedule != "cosine")
+        throw std::invalid_argument("--schedule must be constant or cosine, got '" + o.schedule + "'");
+    if (o.warmup < 0) throw std::invalid_argument("--warmup must not be negative, got " + std::to_string(o.warmup));
+    if (!(o.polyak == 0 || (o.polyak > 0 && o.polyak < 1)))
+        throw std::invalid_argument(fmt::format("--polyak must be 0 (off) or in (0, 1), got {}", o.polyak));
     if (!std::isfinite(o.lr) || o.lr < 0) throw std::invalid_argument(fmt::format("--lr must be a finite number > 0, got {}", o.lr));
     if (o.threads > 0) blas::set_threads(int(o.threads));
     Device device = Device::parse(o.device);

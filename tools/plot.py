@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-SKIP = {"step", "epoch", "epoch_end", "images_per_s"}
+SKIP = {"step", "epoch", "epoch_end", "images_per_s", "seconds", "curve_images"}
 
 
 def main():

@@ -26,6 +26,16 @@ int main(int argc, char** argv) {
     app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(vq::cli::count_in(1, 1 << 20));
     CLI::Option* lr = app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior; a preset may set it)")
         ->check(vq::cli::positive_real());
+    app.add_option("--schedule", o.schedule, "learning rate: constant, or cosine (decay to 0 at the last step)")
+        ->capture_default_str()->check(CLI::IsMember({"constant", "cosine"}));
+    app.add_option("--warmup", o.warmup, "steps of linear learning-rate warm-up")->capture_default_str()
+        ->check(vq::cli::at_least(0));
+    app.add_option("--polyak", o.polyak, "Polyak averaging: the decay of the weights' moving average, used for "
+                   "evaluation and the model file (0: off)")->capture_default_str()->check(vq::cli::real_in(0, 0.999999));
+    app.add_option("--eval-every", o.eval_every, "steps between test NLLs on the first --curve-limit images, for the "
+                   "learning curve (0: epoch ends only)")->capture_default_str()->check(vq::cli::at_least(0));
+    app.add_option("--curve-limit", o.curve_limit, "test images of the learning curve")->capture_default_str()
+        ->check(vq::cli::count_in(1, 10000));
     app.add_option("--seed", o.seed, "random seed")->capture_default_str();
     app.add_option("--device", o.device, "cpu | cuda")->capture_default_str();
     app.add_option("--init", o.init, "start from these weights (a model.safetensors)");
