@@ -1,7 +1,9 @@
 // Training the Gated PixelCNN over the 28x28 binary pixels themselves: the
 // prior's module with K = 2 symbols (pixel off, pixel on), so that its exact
 // NLL is a sum of 784 conditionals, with no latent and no bound.
+#include "data/loader.hpp"
 #include "data/png.hpp"
+#include "models/pixelcnn_incremental.hpp"
 #include "models/tasks.hpp"
 
 namespace vq::models {
@@ -31,6 +33,13 @@ Stats PixelTask::forward_backward(const Tensor& part, Generator&, double loss_sc
 Stats PixelTask::evaluate(int64_t limit) {
     if (!test_ || test_->count != std::min(limit, test_->data.count)) test_ = std::make_unique<TestSet>(options_.data_dir, limit);
     return {{"nll", pixel_nll(model_, *test_, device_)}};
+}
+
+// 16 samples at temperature 1, drawn one position at a time (all 16 together)
+void PixelTask::write_images(const std::string& out_dir) {
+    Generator gen(data::mix_seed(options_.seed, 0x5A3));
+    Tensor pixels = sample_raster(model_, 16, 28, 1.0, gen);  // [16, 28, 28] of 0/1
+    data::write_png_grid(out_dir + "/samples.png", pixels.to(DType::F32).reshape({16, 1, 28, 28}), 8, data::kDefaultGridScale);
 }
 
 double pixel_nll(const GatedPixelCNN& model, const TestSet& test, Device device) {

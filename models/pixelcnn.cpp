@@ -1,5 +1,7 @@
 #include "models/pixelcnn.hpp"
 
+#include "models/pixelcnn_incremental.hpp"
+
 #include <cmath>
 
 namespace vq::models {
@@ -86,35 +88,11 @@ Tensor GatedPixelCNN::nll_per_image(const Tensor& codes) const {
     return sum(per, {1, 2});
 }
 
-Tensor GatedPixelCNN::sample(int64_t n, double temperature, Generator& gen, Device device, const Tensor& given,
-                             int64_t keep_rows) const {
-    if (temperature <= 0) throw std::invalid_argument("sample: temperature must be positive");
-    ag::NoGradGuard no_grad;
-    Tensor codes = Tensor::zeros({n, kSide, kSide}, DType::I64);
-    if (keep_rows > 0) {
-        if (!given.defined() || given.shape() != Shape{n, kSide, kSide})
-            throw std::invalid_argument("sample: conditioning codes must be [n, 7, 7]");
-        codes.narrow(1, 0, keep_rows).copy_from(given.to(Device::cpu()).narrow(1, 0, keep_rows));
-    }
-    for (int64_t r = keep_rows; r < kSide; ++r)
-        for (int64_t c = 0; c < kSide; ++c) {
-            Tensor logits = forward(codes.to(device)).value();                        // [n, K, 7, 7]
-            Tensor at = div(logits.select(3, c).select(2, r), temperature).to(Device::cpu());  // [n, K]
-            Tensor probs = exp(sub(at, logsumexp(at, {1}, true))).contiguous();
-            const float* p = probs.data<float>();
-            int64_t* out = codes.data<int64_t>();
-            const int64_t K = config.num_codes;
-            for (int64_t i = 0; i < n; ++i) {
-                double u = gen.uniform(), acc = 0;
-                int64_t k = 0;
-                for (; k < K - 1; ++k) {
-                    acc += p[i * K + k];
-                    if (u < acc) break;
-                }
-                out[(i * kSide + r) * kSide + c] = k;
-            }
-        }
-    return codes;
+// One position at a time through the incremental network (all n maps
+// together), not a full forward per position: 49 times less work at 7x7.
+Tensor GatedPixelCNN::sample(int64_t n, double temperature, Generator& gen, Device /*device: the model's own*/,
+                             const Tensor& given, int64_t keep_rows) const {
+    return sample_raster(*this, n, kSide, temperature, gen, given, keep_rows);
 }
 
 }  // namespace vq::models

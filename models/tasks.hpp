@@ -122,6 +122,7 @@ public:
     data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
     Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) override;
     Stats evaluate(int64_t limit) override;
+    void write_images(const std::string& out_dir) override;
 
 private:
     TrainOptions options_;
