@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     auto* steps = app.add_option("--steps", o.steps, "stop after this many steps in total (overrides --epochs)")
         ->check(vq::cli::at_least(1));
     app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(vq::cli::count_in(1, 1 << 20));
-    CLI::Option* lr = app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE/VAE, 3e-4 prior; a preset may set it)")
+    CLI::Option* lr = app.add_option("--lr", o.lr, "learning rate (default: 2e-4 VQ-VAE, 1e-3 VAE and pixel model, 3e-4 prior; a preset may set it)")
         ->check(vq::cli::positive_real());
     app.add_option("--schedule", o.schedule, "learning rate: constant, or cosine (decay to 0 at the last step)")
         ->capture_default_str()->check(CLI::IsMember({"constant", "cosine"}));
