@@ -237,7 +237,7 @@ TEST_CASE("training reports bad inputs clearly") {
     CHECK(message_contains([&] { models::train(o, false); }, "--batch must be positive, got 0"));
     o.batch = 8;
     o.model = "gan";
-    CHECK(message_contains([&] { models::train(o, false); }, "--model must be vqvae, vae or prior, got 'gan'"));
+    CHECK(message_contains([&] { models::train(o, false); }, "--model must be vqvae, vae, prior or pixelcnn, got 'gan'"));
     o.model = "vqvae";
     o.init = test_dir("vqvae", "bad3", true) + "/missing.safetensors";
     CHECK(message_contains([&] { models::train(o, false); }, "missing.safetensors: file not found"));
