@@ -124,7 +124,7 @@ Tensor posterior(VaeModel& m, const Tensor& x) {
 // p(x|z) of a batch of latents on the host: [m, 784]
 Tensor pixel_probs(VaeModel& m, const Tensor& z) {
     ag::NoGradGuard no_grad;
-    Tensor logits = m.vae->decoder.forward(ag::Var(z.to(m.device))).value();
+    Tensor logits = m.vae->decoder.forward(ag::Var(z.to(m.device)), Tensor()).value();
     return sigmoid(logits).to(Device::cpu()).contiguous().reshape({z.size(0), -1});
 }
 
@@ -190,10 +190,7 @@ LatentBuckets::LatentBuckets(uint32_t b) : bits(b) {
 }
 
 VaeModel::VaeModel(const std::string& vae_path, Device dev) : vae(nullptr), device(dev) {
-    Generator init(0);
-    vae = std::make_unique<models::VAE>(init);
-    models::load_model_file(*vae, vae_path, "vae");
-    vae->to(device);
+    vae = models::load_vae(vae_path, device, models::Decoders::PlainOnly, "bits-back coding");
     hash = fnv1a64(io::read_file(vae_path));
 }
 

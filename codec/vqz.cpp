@@ -40,7 +40,7 @@ Tensor pixel_probs(Models& m, const Tensor& codes) {
 uint64_t fnv1a64(const std::string& bytes, uint64_t h) { return fnv1a64_bytes(bytes.data(), bytes.size(), h); }
 
 Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev)
-    : vqvae(models::load_vqvae(vqvae_path, dev)), prior(models::load_prior(prior_path, dev)), device(dev) {
+    : vqvae(models::load_vqvae(vqvae_path, dev, models::Decoders::PlainOnly, "the .vqz codec")), prior(models::load_prior(prior_path, dev)), device(dev) {
     models::check_prior_matches(*prior, prior_path, *vqvae, vqvae_path);
     hash = fnv1a64(io::read_file(prior_path), fnv1a64(io::read_file(vqvae_path)));
 }

@@ -20,18 +20,42 @@ ag::Var EncoderTrunk::features(const ag::Var& x) const {
     return ag::relu(h);
 }
 
-DecoderTail::DecoderTail(Generator& gen)
-    : res1(128, 32, gen), res2(128, 32, gen), deconv1(128, 64, 4, 2, 1, gen), deconv2(64, 1, 4, 2, 1, gen) {
+DecoderTail::DecoderTail(Generator& gen, DecoderConfig c)
+    : config(check_config(c)), res1(128, 32, gen), res2(128, 32, gen), deconv1(128, 64, 4, 2, 1, gen),
+      deconv2(64, c.autoregressive ? c.channels : 1, 4, 2, 1, gen) {
     register_module("res1", res1);
     register_module("res2", res2);
     register_module("deconv1", deconv1);
     register_module("deconv2", deconv2);
+    if (c.autoregressive) {
+        head = std::make_unique<AutoregressiveHead>(c.channels, c, gen);
+        register_module("head", *head);
+    }
 }
 
-ag::Var DecoderTail::logits(const ag::Var& h) const {
+ag::Var DecoderTail::upsample(const ag::Var& h) const {
     ag::Var y = ag::relu(res2.forward(res1.forward(h)));  // [B, 128, 7, 7]
     y = ag::relu(deconv1.forward(y));                     // [B, 64, 14, 14]
-    return deconv2.forward(y);                            // [B, 1, 28, 28]
+    return deconv2.forward(y);                            // [B, F, 28, 28]
+}
+
+ag::Var DecoderTail::logits(const ag::Var& h, const Tensor& x) const {
+    ag::Var y = upsample(h);
+    return head ? head->forward(y, x) : y;
+}
+
+Tensor DecoderTail::sample(const ag::Var& h, Generator& gen) const {
+    ag::NoGradGuard no_grad;
+    Tensor y = upsample(h).value();
+    if (head) return head->sample(y, gen);
+    Tensor u = rand_uniform(y.shape(), 0.0, 1.0, gen, DType::F32, y.device());
+    return lt(u, sigmoid(y)).to(DType::F32);
+}
+
+void require_plain_decoder(const DecoderConfig& decoder, const std::string& path, const std::string& what) {
+    if (decoder.autoregressive)
+        throw std::runtime_error(path + ": a model with the autoregressive decoder (--decoder pixelcnn) is not supported by " +
+                                 what + " yet; use a model trained with the plain decoder");
 }
 
 ag::Var bernoulli_nll_per_image(const ag::Var& logits, const Tensor& x) {

@@ -4,6 +4,7 @@
 // so parameter names come out as `encoder.conv1.weight` with no extra level.
 #pragma once
 
+#include "models/ar_decoder.hpp"
 #include "nn/layers.hpp"
 
 namespace vq::models {
@@ -17,14 +18,31 @@ public:
     nn::ResBlock res1, res2;
 };
 
-// h: [B, 128, 7, 7] -> logits: [B, 1, 28, 28]
+// h: [B, 128, 7, 7] -> logits: [B, 1, 28, 28]. The plain decoder's deconv2
+// gives the logits; the autoregressive one's gives `channels` feature maps
+// that its masked head turns into each pixel's conditional logit.
 class DecoderTail : public nn::Module {
 public:
-    explicit DecoderTail(Generator& gen);
-    ag::Var logits(const ag::Var& h) const;  // res1, res2, relu, deconv1, relu, deconv2
+    explicit DecoderTail(Generator& gen, DecoderConfig config = {});
+    // res1, res2, relu, deconv1, relu, deconv2: [B, 128, 7, 7] -> [B, F, 28, 28]
+    // (F = 1, the logits, for the plain decoder)
+    ag::Var upsample(const ag::Var& h) const;
+    // The logits of x's pixels: x [B, 1, 28, 28] is the image whose
+    // conditionals are asked for (the plain decoder ignores it).
+    ag::Var logits(const ag::Var& h, const Tensor& x) const;
+    // Binary images drawn from the decoder: f32 [B, 1, 28, 28]
+    Tensor sample(const ag::Var& h, Generator& gen) const;
+    bool autoregressive() const { return config.autoregressive; }
+
+    DecoderConfig config;
     nn::ResBlock res1, res2;
     nn::ConvTranspose2d deconv1, deconv2;
+    std::unique_ptr<AutoregressiveHead> head;  // only when autoregressive
 };
+
+// A tool that cannot use the autoregressive decoder yet refuses its file:
+// "PATH: ... is not supported by WHAT yet".
+void require_plain_decoder(const DecoderConfig& decoder, const std::string& path, const std::string& what);
 
 // Reconstruction NLL of binary images: BCE-with-logits summed over pixels,
 // per image. logits, x: [B, 1, H, W] -> [B]

@@ -53,7 +53,34 @@ VQVAEConfig vqvae_config_of(const nn::SafetensorsFile& f, const std::string& pat
     if (c.num_codes < 2 || c.num_codes > kMaxCodes)
         throw std::runtime_error(path + ": quantizer.codebook has " + std::to_string(c.num_codes) + " codes, expected 2.." +
                                  std::to_string(kMaxCodes));
+    c.decoder = decoder_config_of(f, path);
     return c;
+}
+
+DecoderConfig decoder_config_of(const nn::SafetensorsFile& f, const std::string& path) {
+    DecoderConfig c;
+    if (!f.tensors.count("decoder.head.input.weight")) return c;  // the plain decoder
+    c.autoregressive = true;
+    c.channels = tensor_of(f, path, "decoder.head.input.weight", 4).size(0);
+    c.layers = 0;
+    while (f.tensors.count("decoder.head.layers." + std::to_string(c.layers) + ".vert.weight")) ++c.layers;
+    try {
+        return check_config(c);
+    } catch (const std::invalid_argument& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
+}
+
+std::unique_ptr<VAE> load_vae(const std::string& path, Device device, Decoders accepted, const std::string& user) {
+    nn::SafetensorsFile f = nn::load_safetensors(path);
+    check_kind(f, path, "vae");
+    DecoderConfig decoder = decoder_config_of(f, path);
+    if (accepted == Decoders::PlainOnly) require_plain_decoder(decoder, path, user);
+    Generator init(0);  // the weights are replaced by the file's
+    auto m = std::make_unique<VAE>(init, decoder);
+    m->load_state_dict(f.tensors, path);
+    m->to(device);
+    return m;
 }
 
 PixelCNNConfig prior_config_of(const nn::SafetensorsFile& f, const std::string& path) {
@@ -77,11 +104,13 @@ std::unique_ptr<BernoulliMixture> load_mixture(const std::string& path, int64_t*
     return m;
 }
 
-std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device) {
+std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device, Decoders accepted, const std::string& user) {
     nn::SafetensorsFile f = nn::load_safetensors(path);
     check_kind(f, path, "vqvae");
+    VQVAEConfig c = vqvae_config_of(f, path);
+    if (accepted == Decoders::PlainOnly) require_plain_decoder(c.decoder, path, user);
     Generator init(0);  // the weights are replaced by the file's
-    auto m = std::make_unique<VQVAE>(init, vqvae_config_of(f, path));
+    auto m = std::make_unique<VQVAE>(init, c);
     m->load_state_dict(f.tensors, path);
     m->to(device);
     return m;
@@ -207,7 +236,8 @@ void save_config(const TrainOptions& o, const std::string& path) {
               {"components", o.components}, {"mixture_alpha", o.mixture_alpha},
               {"pixel_channels", o.pixel_channels}, {"pixel_layers", o.pixel_layers},
               {"schedule", o.schedule}, {"warmup", o.warmup}, {"polyak", o.polyak},
-              {"eval_every", o.eval_every}, {"curve_limit", o.curve_limit}};
+              {"eval_every", o.eval_every}, {"curve_limit", o.curve_limit},
+              {"decoder", o.decoder}, {"decoder_layers", o.decoder_layers}, {"decoder_channels", o.decoder_channels}};
     io::write_file_atomic(path, j.dump(2) + "\n");
 }
 
@@ -254,6 +284,9 @@ TrainOptions load_config(const std::string& path) {
         o.polyak = j.value("polyak", 0.0);
         o.eval_every = j.value("eval_every", int64_t(0));
         o.curve_limit = j.value("curve_limit", o.curve_limit);
+        o.decoder = j.value("decoder", o.decoder);
+        o.decoder_layers = j.value("decoder_layers", o.decoder_layers);
+        o.decoder_channels = j.value("decoder_channels", o.decoder_channels);
     } catch (const json::exception& e) {
         throw std::runtime_error(path + ": incomplete training config (" + e.what() + ")");
     }

@@ -12,6 +12,7 @@
 #include "models/mixture.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/task.hpp"
+#include "models/vae.hpp"
 #include "models/vqvae.hpp"
 #include "nn/safetensors.hpp"
 #include "optim/optimizer.hpp"
@@ -32,8 +33,17 @@ void save_model_file(const nn::Module& model, const std::string& path, const std
 // embedding.weight [K, C] and its depth from the layers.{i} it holds.
 VQVAEConfig vqvae_config_of(const nn::SafetensorsFile& file, const std::string& path);
 PixelCNNConfig prior_config_of(const nn::SafetensorsFile& file, const std::string& path);
+// The decoder a VQ-VAE or VAE file holds: autoregressive when it has
+// decoder.head.* tensors, its width and depth from their shapes.
+DecoderConfig decoder_config_of(const nn::SafetensorsFile& file, const std::string& path);
+// Whether the caller can use a file with the autoregressive decoder; a
+// PlainOnly caller (`user`, e.g. "compress") refuses one, naming the file.
+enum class Decoders { Any, PlainOnly };
 // Reads a model file, builds the model it describes and loads it onto `device`.
-std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device);
+std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device, Decoders accepted = Decoders::Any,
+                                  const std::string& user = "");
+std::unique_ptr<VAE> load_vae(const std::string& path, Device device, Decoders accepted = Decoders::Any,
+                              const std::string& user = "");
 std::unique_ptr<GatedPixelCNN> load_prior(const std::string& path, Device device);
 // The Gated PixelCNN over the binary pixels (train --model pixelcnn): 2 symbols.
 std::unique_ptr<GatedPixelCNN> load_pixelcnn(const std::string& path, Device device);

@@ -146,9 +146,8 @@ json evaluate_density(const EvalOptions& o) {
         out["vqvae_models"] = all;
     }
     if (!o.vae.empty()) {
-        VAE vae(init);
-        load_model_file(vae, o.vae, "vae");
-        vae.to(device);
+        std::unique_ptr<VAE> vae_ptr = load_vae(o.vae, device);
+        const VAE& vae = *vae_ptr;
         Generator gen(o.seed);
         double elbo = 0, iwae = 0;
         const int64_t iw_n = o.iw_limit > 0 ? std::min(o.iw_limit, n) : n;

@@ -34,7 +34,7 @@ GatedLayer::GatedLayer(int64_t C, bool mask_a_, bool residual_, Generator& gen)
     }
 }
 
-std::pair<ag::Var, ag::Var> GatedLayer::forward(const ag::Var& x_v, const ag::Var& x_h) const {
+std::pair<ag::Var, ag::Var> GatedLayer::forward(const ag::Var& x_v, const ag::Var& x_h, const ag::Var& condition) const {
     const int64_t H = x_v.size(2), W = x_v.size(3);
     ag::Var wv = vert.weight, wh = horiz.weight;
     if (mask_a) {  // the stored weights stay unmasked; the mask applies on use
@@ -43,6 +43,10 @@ std::pair<ag::Var, ag::Var> GatedLayer::forward(const ag::Var& x_v, const ag::Va
     }
     ag::Var v = ag::narrow(ag::conv2d(x_v, wv, vert.bias, vert.params), 2, 0, H);   // [B, 2C, H, W]
     ag::Var h = ag::narrow(ag::conv2d(x_h, wh, horiz.bias, horiz.params), 3, 0, W); // [B, 2C, H, W]
+    if (condition.defined()) {
+        v = ag::add(v, condition);
+        h = ag::add(h, condition);
+    }
     ag::Var v_out = gate(v);
     ag::Var h_out = horiz_resid.forward(gate(ag::add(vert_to_horiz.forward(v), h)));
     if (residual) h_out = ag::add(h_out, x_h);

@@ -12,12 +12,14 @@ namespace vq::models {
 // cropped to the first W columns; x_v' = gate(v);
 // x_h' = horiz_resid(gate(vert_to_horiz(v) + h)) (+ x_h when residual).
 // Mask A (layer 0) zeroes the last kernel row of vert and the last kernel
-// column of horiz, so a position never sees itself.
+// column of horiz, so a position never sees itself. An optional condition
+// (the autoregressive decoder's features) is added inside both gates, as in
+// the conditional Gated PixelCNN.
 class GatedLayer : public nn::Module {
 public:
     GatedLayer(int64_t channels, bool mask_a, bool residual, Generator& gen);
-    // x_v, x_h: [B, C, H, W] -> (x_v', x_h') of the same shape
-    std::pair<ag::Var, ag::Var> forward(const ag::Var& x_v, const ag::Var& x_h) const;
+    // x_v, x_h: [B, C, H, W], condition: [B, 2C, H, W] or none -> (x_v', x_h') of the same shape
+    std::pair<ag::Var, ag::Var> forward(const ag::Var& x_v, const ag::Var& x_h, const ag::Var& condition = ag::Var()) const;
     nn::Conv2d vert, vert_to_horiz, horiz, horiz_resid;
     bool mask_a, residual;
 

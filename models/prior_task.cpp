@@ -24,10 +24,15 @@ Tensor extract_codes(const VQVAE& vqvae, int64_t n, const BitsSource& bits_of, D
     return codes;
 }
 
+Tensor decoded_images(const VQVAE& vqvae, const Tensor& codes, Device device, Generator& gen) {
+    if (vqvae.decoder.autoregressive()) return vqvae.decode_sample(codes.to(device), gen).to(Device::cpu());
+    return sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
+}
+
 void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
                         int64_t scale) {
-    Tensor probs = sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
-    data::write_png_grid(path, probs, columns, scale);
+    Generator gen(0x5A3);
+    data::write_png_grid(path, decoded_images(vqvae, codes, device, gen), columns, scale);
 }
 
 namespace {

@@ -63,6 +63,9 @@ struct TrainOptions {
     int64_t prior_layers = 10;     // PixelCNN gated layers
     int64_t pixel_channels = 32;   // the pixel-level PixelCNN's width (--model pixelcnn)
     int64_t pixel_layers = 8;      // and its gated layers
+    std::string decoder = "plain"; // VQ-VAE and VAE: plain | pixelcnn (models/ar_decoder.hpp)
+    int64_t decoder_layers = 3;    // the autoregressive decoder's masked gated layers
+    int64_t decoder_channels = 32; // and their width
     int64_t components = 100;      // mixture of Bernoullis: components (epochs = EM iterations)
     double mixture_alpha = 0.01;   // mixture: pseudo-count keeping mu off 0 and 1
 };

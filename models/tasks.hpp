@@ -30,6 +30,9 @@ inline void backward_scaled(const ag::Var& loss, double scale) {
     else ag::mul(loss, scale).backward();
 }
 
+// The decoder a VQ-VAE or VAE run asked for (--decoder, --decoder-layers, --decoder-channels).
+DecoderConfig decoder_config_for(const TrainOptions& o);
+
 class VQVAETask : public TrainTask {
 public:
     VQVAETask(const TrainOptions& o, Device device);
@@ -134,7 +137,10 @@ private:
     std::unique_ptr<TestSet> test_;
 };
 
-// Writes a PNG grid of images decoded from codes (decoder probabilities).
+// Images decoded from codes, on the CPU: the plain decoder's pixel
+// probabilities, or pixels drawn one by one by the autoregressive decoder.
+Tensor decoded_images(const VQVAE& vqvae, const Tensor& codes, Device device, Generator& gen);
+// Writes a PNG grid of decoded_images.
 void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
                         int64_t scale = data::kDefaultGridScale);
 

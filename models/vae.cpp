@@ -14,16 +14,17 @@ ag::Var VAEEncoder::forward(const ag::Var& x) const {
     return fc.forward(ag::reshape(h, {h.size(0), -1}));       // flatten C, H, W -> [B, 64]
 }
 
-VAEDecoder::VAEDecoder(Generator& gen) : DecoderTail(gen), fc(VAE::kLatent, 128 * 7 * 7, gen) {
+VAEDecoder::VAEDecoder(Generator& gen, const DecoderConfig& config) : DecoderTail(gen, config), fc(VAE::kLatent, 128 * 7 * 7, gen) {
     register_module("fc", fc);
 }
 
-ag::Var VAEDecoder::forward(const ag::Var& z) const {
-    ag::Var h = ag::reshape(fc.forward(z), {z.size(0), 128, 7, 7});
-    return logits(h);
+ag::Var VAEDecoder::latent_map(const ag::Var& z) const { return ag::reshape(fc.forward(z), {z.size(0), 128, 7, 7}); }
+
+ag::Var VAEDecoder::forward(const ag::Var& z, const Tensor& x) const {
+    return logits(latent_map(z), x);
 }
 
-VAE::VAE(Generator& gen) : encoder(gen), decoder(gen) {
+VAE::VAE(Generator& gen, const DecoderConfig& config) : encoder(gen), decoder(gen, config) {
     register_module("encoder", encoder);
     register_module("decoder", decoder);
 }
@@ -36,7 +37,7 @@ VAE::Output VAE::forward(const Tensor& x, Generator& gen) const {
     Tensor eps = rand_normal({B, kLatent}, 0.0, 1.0, gen, x.dtype(), x.device());
     ag::Var z = ag::add(mu, ag::mul(ag::exp(ag::mul(logvar, 0.5)), ag::Var(eps)));
     Output out;
-    out.recon = ag::mean(bernoulli_nll_per_image(decoder.forward(z), x));
+    out.recon = ag::mean(bernoulli_nll_per_image(decoder.forward(z, x), x));
     // KL(N(mu, s^2) || N(0, 1)) = 0.5 sum(mu^2 + s^2 - 1 - log s^2)
     ag::Var kl_terms = ag::sub(ag::add(ag::square(mu), ag::exp(logvar)), ag::add(logvar, 1.0));
     out.kl = ag::mul(ag::sum(kl_terms), 0.5 / double(B));
@@ -51,7 +52,7 @@ Tensor VAE::negative_elbo(const Tensor& x, Generator& gen) const {
     Tensor mu = stats.narrow(1, 0, kLatent), logvar = stats.narrow(1, kLatent, kLatent);
     Tensor eps = rand_normal({B, kLatent}, 0.0, 1.0, gen, x.dtype(), x.device());
     Tensor z = add(mu, mul(exp(mul(logvar, 0.5)), eps));
-    Tensor recon = bernoulli_nll_per_image(decoder.forward(ag::Var(z)), x).value();
+    Tensor recon = bernoulli_nll_per_image(decoder.forward(ag::Var(z), x), x).value();
     Tensor kl = mul(sum(sub(add(square(mu), exp(logvar)), add(logvar, 1.0)), {1}), 0.5);
     return add(recon, kl);
 }
@@ -75,8 +76,8 @@ Tensor VAE::iwae_nll(const Tensor& x, int64_t k, Generator& gen, int64_t chunk) 
         Tensor z = add(mu, mul(sigma, eps));                                          // [c, B, 32]
         Tensor log_pz = mul(sum(add(square(z), log2pi), {2}), -0.5);                 // [c, B]
         Tensor log_qz = add(mul(sum(square(eps), {2}), -0.5), log_q_const);           // [c, B]
-        Tensor xs = x.unsqueeze(0).expand({c, B, 1, 28, 28}).reshape({c * B, 1, 28, 28});
-        Tensor logits = decoder.forward(ag::Var(z.reshape({c * B, kLatent}))).value();
+        Tensor xs = x.unsqueeze(0).expand({c, B, 1, 28, 28}).contiguous().reshape({c * B, 1, 28, 28});
+        Tensor logits = decoder.forward(ag::Var(z.reshape({c * B, kLatent})), xs).value();
         Tensor log_px = neg(bernoulli_nll_per_image(ag::Var(logits), xs).value()).reshape({c, B});
         log_w_parts.push_back(sub(add(log_px, log_pz), log_qz));
     }

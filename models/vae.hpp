@@ -17,15 +17,18 @@ public:
 
 class VAEDecoder : public DecoderTail {
 public:
-    explicit VAEDecoder(Generator& gen);
-    ag::Var forward(const ag::Var& z) const;  // z: [B, 32] -> logits [B, 1, 28, 28]
+    VAEDecoder(Generator& gen, const DecoderConfig& config);
+    // z: [B, 32], x: the images whose pixels' logits are asked for (read by
+    // the autoregressive decoder only) -> logits [B, 1, 28, 28]
+    ag::Var forward(const ag::Var& z, const Tensor& x) const;
+    ag::Var latent_map(const ag::Var& z) const;  // z: [B, 32] -> [B, 128, 7, 7], what DecoderTail takes
     nn::Linear fc;
 };
 
 class VAE : public nn::Module {
 public:
     static constexpr int64_t kLatent = 32;
-    explicit VAE(Generator& gen);
+    explicit VAE(Generator& gen, const DecoderConfig& decoder = {});
 
     struct Output {
         ag::Var loss;   // -ELBO averaged over the batch

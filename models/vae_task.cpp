@@ -4,7 +4,7 @@
 
 namespace vq::models {
 
-VAETask::VAETask(const TrainOptions& o, Device device) : options_(o), device_(device), init_gen_(o.seed), model_(init_gen_) {}
+VAETask::VAETask(const TrainOptions& o, Device device) : options_(o), device_(device), init_gen_(o.seed), model_(init_gen_, decoder_config_for(o)) {}
 
 data::BatchSource VAETask::train_batches(int64_t batch_size, uint64_t seed) {
     if (!train_) train_ = std::make_unique<data::Dataset>(data::load_split(options_.data_dir, "train"));
@@ -37,7 +37,12 @@ void VAETask::write_images(const std::string& out_dir) {
         ag::NoGradGuard no_grad;
         Tensor stats = model_.encoder.forward(ag::Var(x.to(device_))).value();
         Tensor mu = stats.narrow(1, 0, VAE::kLatent).contiguous();
-        probs = sigmoid(model_.decoder.forward(ag::Var(mu)).value()).to(Device::cpu());
+        if (model_.decoder.autoregressive()) {  // teacher-forced conditionals would show the input back
+            Generator gen(data::mix_seed(options_.seed, 0x5A3));
+            probs = model_.decoder.sample(model_.decoder.latent_map(ag::Var(mu)), gen).to(Device::cpu());
+        } else {
+            probs = sigmoid(model_.decoder.forward(ag::Var(mu), Tensor()).value()).to(Device::cpu());
+        }
     }
     Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
     grid.narrow(0, 0, n).copy_from(x);

@@ -12,6 +12,7 @@ VQVAEConfig check_config(const VQVAEConfig& c) {
     if (c.code_dim < 1 || c.code_dim > 1024)
         throw std::invalid_argument("VQ-VAE: the code dimension must be in 1..1024, got " + std::to_string(c.code_dim));
     if (!(c.beta >= 0)) throw std::invalid_argument("VQ-VAE: the commitment weight must be >= 0, got " + std::to_string(c.beta));
+    check_config(c.decoder);
     return c;
 }
 
@@ -19,7 +20,8 @@ VQEncoder::VQEncoder(Generator& gen, int64_t code_dim) : EncoderTrunk(gen), proj
     register_module("proj", proj);
 }
 
-VQDecoder::VQDecoder(Generator& gen, int64_t code_dim) : DecoderTail(gen), conv1(code_dim, 128, 3, 1, 1, gen) {
+VQDecoder::VQDecoder(Generator& gen, int64_t code_dim, const DecoderConfig& config)
+    : DecoderTail(gen, config), conv1(code_dim, 128, 3, 1, 1, gen) {
     register_module("conv1", conv1);
 }
 
@@ -149,7 +151,7 @@ int64_t VectorQuantizer::codes_used_since_restart() const {
 }
 
 VQVAE::VQVAE(Generator& gen, VQVAEConfig c)
-    : config(check_config(c)), encoder(gen, c.code_dim), quantizer(c, gen), decoder(gen, c.code_dim) {
+    : config(check_config(c)), encoder(gen, c.code_dim), quantizer(c, gen), decoder(gen, c.code_dim, c.decoder) {
     register_module("encoder", encoder);
     register_module("quantizer", quantizer);
     register_module("decoder", decoder);
@@ -161,7 +163,7 @@ VQVAE::Output VQVAE::forward(const Tensor& x) const {
     Output out;
     ag::Var z_e = encoder.forward(ag::Var(x));
     out.q = quantizer.quantize(z_e);
-    out.logits = decoder.forward(out.q.z_st);
+    out.logits = decoder.forward(out.q.z_st, x);
     out.recon = ag::mean(bernoulli_nll_per_image(out.logits, x));
     out.loss = ag::add(out.recon, out.q.commitment);
     if (out.q.codebook_loss.defined()) out.loss = ag::add(out.loss, out.q.codebook_loss);
@@ -176,8 +178,15 @@ Tensor VQVAE::encode(const Tensor& x) const {
 }
 
 Tensor VQVAE::decode_logits(const Tensor& codes) const {
+    if (decoder.autoregressive())
+        throw std::logic_error("VQVAE::decode_logits: the autoregressive decoder's logits depend on the image; use decode_sample");
     ag::NoGradGuard no_grad;
-    return decoder.forward(ag::Var(quantizer.lookup(codes))).value();
+    return decoder.forward(ag::Var(quantizer.lookup(codes)), Tensor()).value();
+}
+
+Tensor VQVAE::decode_sample(const Tensor& codes, Generator& gen) const {
+    ag::NoGradGuard no_grad;
+    return decoder.sample(decoder.conv1.forward(ag::Var(quantizer.lookup(codes))), gen);
 }
 
 }  // namespace vq::models

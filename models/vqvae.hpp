@@ -20,6 +20,7 @@ struct VQVAEConfig {
     double beta = 0.25, decay = 0.99, epsilon = 1e-5;
     int64_t restart_every = 50;
     CodebookMode codebook = CodebookMode::Ema;
+    DecoderConfig decoder;  // plain, or autoregressive over the pixels
 };
 // Throws std::invalid_argument naming the field out of range; returns c.
 VQVAEConfig check_config(const VQVAEConfig& c);
@@ -33,8 +34,10 @@ public:
 
 class VQDecoder : public DecoderTail {
 public:
-    VQDecoder(Generator& gen, int64_t code_dim);
-    ag::Var forward(const ag::Var& z) const { return logits(conv1.forward(z)); }  // [B, D, 7, 7] -> logits
+    VQDecoder(Generator& gen, int64_t code_dim, const DecoderConfig& config);
+    // z_q: [B, D, 7, 7], x: the images whose pixels' logits are asked for
+    // (read by the autoregressive decoder only) -> logits [B, 1, 28, 28]
+    ag::Var forward(const ag::Var& z, const Tensor& x) const { return logits(conv1.forward(z), x); }
     nn::Conv2d conv1;
 };
 
@@ -95,7 +98,10 @@ public:
     };
     Output forward(const Tensor& x) const;  // x: binary [B, 1, 28, 28]
     Tensor encode(const Tensor& x) const;           // -> codes i64 [B, 7, 7]
-    Tensor decode_logits(const Tensor& codes) const;  // codes -> logits [B, 1, 28, 28]
+    // codes -> logits [B, 1, 28, 28] (the plain decoder: they need no image)
+    Tensor decode_logits(const Tensor& codes) const;
+    // codes -> binary images drawn from the decoder, f32 [B, 1, 28, 28]
+    Tensor decode_sample(const Tensor& codes, Generator& gen) const;
 
     VQVAEConfig config;
     VQEncoder encoder;

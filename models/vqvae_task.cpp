@@ -23,8 +23,15 @@ VQVAETask::VQVAETask(const TrainOptions& o, Device device)
     : options_(o), device_(device), init_gen_(o.seed), model_(init_gen_, config_for(o)),
       used_this_epoch_(size_t(model_.config.num_codes), false) {}
 
+DecoderConfig decoder_config_for(const TrainOptions& o) {
+    if (o.decoder != "plain" && o.decoder != "pixelcnn")
+        throw std::invalid_argument("--decoder must be 'plain' or 'pixelcnn', got '" + o.decoder + "'");
+    return check_config(DecoderConfig{o.decoder == "pixelcnn", o.decoder_layers, o.decoder_channels});
+}
+
 VQVAEConfig VQVAETask::config_for(const TrainOptions& o) {
     VQVAEConfig c;
+    c.decoder = decoder_config_for(o);
     c.num_codes = o.codes;
     c.code_dim = o.code_dim;
     c.beta = o.beta;
@@ -132,7 +139,12 @@ void VQVAETask::write_images(const std::string& out_dir) {
     Tensor probs;
     {
         ag::NoGradGuard no_grad;
-        probs = sigmoid(model_.forward(x.to(device_)).logits.value()).to(Device::cpu());
+        if (model_.decoder.autoregressive()) {  // teacher-forced conditionals would show the input back
+            Generator gen(data::mix_seed(options_.seed, 0x5A3));
+            probs = model_.decode_sample(model_.encode(x.to(device_)), gen).to(Device::cpu());
+        } else {
+            probs = sigmoid(model_.forward(x.to(device_)).logits.value()).to(Device::cpu());
+        }
     }
     Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
     grid.narrow(0, 0, n).copy_from(x);

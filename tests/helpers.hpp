@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -93,6 +94,24 @@ inline bool message_contains(const std::function<void()>& fn, const std::string&
     }
     MESSAGE("no exception thrown");
     return false;
+}
+
+// Causality of a raster-order model: `diff` holds, for each b, how much each
+// of `positions` outputs moved when only input changed[b] was changed
+// ([changed.size(), positions], row-major). Nothing at or before changed[b]
+// may move, and something after it must (or the model ignores its inputs).
+inline void check_causal(const std::vector<double>& diff, const std::vector<int64_t>& changed, int64_t positions) {
+    for (size_t b = 0; b < changed.size(); ++b) {
+        const int64_t i = changed[b];
+        CAPTURE(i);
+        double before = 0, after = 0;
+        for (int64_t j = 0; j < positions; ++j) {
+            double& side = j <= i ? before : after;
+            side = std::max(side, diff[b * size_t(positions) + size_t(j)]);
+        }
+        CHECK(before == 0.0);
+        if (i < positions - 1) CHECK(after > 1e-6);
+    }
 }
 
 }  // namespace vq::testing

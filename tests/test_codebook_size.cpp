@@ -15,6 +15,7 @@
 #include "nn/safetensors.hpp"
 #include "tests/helpers.hpp"
 #include "tests/process.hpp"
+#include "tests/tool_runs.hpp"
 
 using namespace vq;
 using namespace vq::testing;
@@ -22,24 +23,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// A small IDX data set cut from Fashion-MNIST: `train` training and `test`
-// test images, so whole runs of the tools take seconds.
-std::string tiny_data(const std::string& dir, int64_t train, int64_t test) {
-    for (auto [split, n] : {std::pair<const char*, int64_t>{"train", train}, {"t10k", test}}) {
-        data::Dataset d = data::load_split(data::kDefaultDataDir, split);
-        std::vector<uint8_t> px(d.pixels.begin(), d.pixels.begin() + n * 784);
-        data::write_idx_images(dir + "/" + split + "-images-idx3-ubyte", px, n, 28, 28);
-    }
-    return dir;
-}
-
-ProcessResult run_ok(const std::string& tool_name, const std::vector<std::string>& args) {
-    ProcessResult r = run_tool(tool(tool_name), args);
-    INFO(tool_name << " output: " << r.output);
-    REQUIRE(r.exit_code == 0);
-    return r;
-}
 
 json read_json(const std::string& path) {
     std::ifstream in(path);

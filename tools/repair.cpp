@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
                                                         {"--mask", mask_arg}, {"--data", data_dir}});
         Device device = Device::parse(device_name);
         Generator gen(seed);
-        auto vqvae = models::load_vqvae(vqvae_path, device);
+        auto vqvae = models::load_vqvae(vqvae_path, device, models::Decoders::PlainOnly, "repair");
         Tensor images = codec::read_binary_images(in, limit).bits;  // [N, 1, 28, 28]
         const int64_t N = images.size(0);
         nlohmann::json result = {{"images", N}, {"vqvae", vqvae_path}};

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
             Tensor given = vqvae.encode(bits.to(device)).to(Device::cpu());
             Tensor codes = prior.sample(n, temperature, gen, device, given, keep_rows);
             // top: the test images; bottom: their top rows kept, the rest sampled
-            Tensor probs = sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
+            Tensor probs = models::decoded_images(vqvae, codes, device, gen);
             Tensor grid = Tensor::empty({2 * n, 1, 28, 28});
             grid.narrow(0, 0, n).copy_from(bits);
             grid.narrow(0, n, n).copy_from(probs);

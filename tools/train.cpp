@@ -65,6 +65,13 @@ int main(int argc, char** argv) {
             ->check(vq::cli::count_in(1, 1024)),
         app.add_option("--pixel-layers", o.pixel_layers, "pixel-level PixelCNN gated layers")->capture_default_str()
             ->check(vq::cli::count_in(1, 64)),
+        app.add_option("--decoder", o.decoder, "VQ-VAE and VAE decoder: plain (independent pixels) or pixelcnn (masked "
+                       "gated layers over the pixels, as in PixelVAE)")->capture_default_str()
+            ->check(CLI::IsMember({"plain", "pixelcnn"})),
+        app.add_option("--decoder-layers", o.decoder_layers, "--decoder pixelcnn: masked gated layers")->capture_default_str()
+            ->check(vq::cli::count_in(1, 16)),
+        app.add_option("--decoder-channels", o.decoder_channels, "--decoder pixelcnn: their width")->capture_default_str()
+            ->check(vq::cli::count_in(1, 256)),
     };
     CLI11_PARSE(app, argc, argv);
     try {
@@ -96,6 +103,12 @@ int main(int argc, char** argv) {
         if (o.model == "prior" && o.vqvae.empty()) throw std::invalid_argument("--model prior needs --vqvae FILE (a trained VQ-VAE)");
         if (o.model == "prior" && given.count("--codes"))
             throw std::invalid_argument("--codes is the VQ-VAE's: the prior takes K from --vqvae");
+        const bool has_decoder = o.model == "vqvae" || o.model == "vae";
+        for (const char* flag : {"--decoder", "--decoder-layers", "--decoder-channels"})
+            if (given.count(flag) && !has_decoder)
+                throw std::invalid_argument(std::string(flag) + " is for --model vqvae or vae (the decoder's last stage), not --model " + o.model);
+        if ((given.count("--decoder-layers") || given.count("--decoder-channels")) && o.decoder != "pixelcnn")
+            throw std::invalid_argument("--decoder-layers and --decoder-channels shape the autoregressive decoder: give --decoder pixelcnn with them");
         if (o.model == "mixture") return vq::models::train_mixture(o);
         vq::models::apply_preset(o, given);
         return vq::models::train(o, false);

@@ -32,7 +32,7 @@ wanted safetensors && clang++ "${flags[@]}" tests/fuzz/fuzz_safetensors.cpp nn/s
   "${libs[@]}" -o "$out/fuzz_safetensors"
 # the codecs decode through the models: autograd, nn, models, data and codec sources
 codec_src=(autograd/variable.cpp autograd/ops/*.cpp nn/*.cpp optim/*.cpp data/idx.cpp data/binarize.cpp data/png.cpp
-           models/blocks.cpp models/codebook_ema.cpp models/vqvae.cpp models/vae.cpp models/pixelcnn.cpp models/pixelcnn_incremental.cpp
+           models/ar_decoder.cpp models/blocks.cpp models/codebook_ema.cpp models/vqvae.cpp models/vae.cpp models/pixelcnn.cpp models/pixelcnn_incremental.cpp
            models/checkpoint.cpp models/mixture.cpp models/progress.cpp codec/rans.cpp codec/ans_stack.cpp codec/bits_back.cpp codec/vqz.cpp
            codec/io.cpp io/files.cpp)
 if wanted codec && { [ ! -x "$out/fuzz_codec" ] || [ -n "$(find "${codec_src[@]}" "${tensor_src[@]}" tests/fuzz/fuzz_codec.cpp codec models autograd nn tensor \

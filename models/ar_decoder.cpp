@@ -1,0 +1,64 @@
+#include "models/ar_decoder.hpp"
+
+#include <string>
+
+namespace vq::models {
+
+DecoderConfig check_config(const DecoderConfig& c) {
+    if (c.autoregressive && (c.layers < 1 || c.layers > 16))
+        throw std::invalid_argument("decoder: --decoder-layers must be in 1..16, got " + std::to_string(c.layers));
+    if (c.autoregressive && (c.channels < 1 || c.channels > 256))
+        throw std::invalid_argument("decoder: --decoder-channels must be in 1..256, got " + std::to_string(c.channels));
+    return c;
+}
+
+AutoregressiveHead::AutoregressiveHead(int64_t F, const DecoderConfig& c, Generator& gen)
+    : config(check_config(c)),
+      input(1, c.channels, 1, 1, Conv2dParams{}, gen),
+      condition(F, c.layers * 2 * c.channels, 1, 1, Conv2dParams{}, gen),
+      output(c.channels, 1, 1, 1, Conv2dParams{}, gen),
+      skip(F, 1, 1, 1, Conv2dParams{}, gen) {
+    register_module("input", input);
+    register_module("condition", condition);
+    for (int64_t i = 0; i < c.layers; ++i) {
+        layers.push_back(std::make_unique<GatedLayer>(c.channels, i == 0, i > 0, gen));
+        register_module("layers." + std::to_string(i), *layers.back());
+    }
+    register_module("output", output);
+    register_module("skip", skip);
+}
+
+// features: [B, F, H, W], x: [B, 1, H, W] -> logits [B, 1, H, W]
+ag::Var AutoregressiveHead::forward(const ag::Var& features, const Tensor& x) const {
+    if (x.dim() != 4 || x.size(1) != 1 || x.size(2) != features.size(2) || x.size(3) != features.size(3) ||
+        x.size(0) != features.size(0))
+        throw std::invalid_argument("autoregressive decoder: expected images [" + std::to_string(features.size(0)) + ", 1, " +
+                                    std::to_string(features.size(2)) + ", " + std::to_string(features.size(3)) + "], got " +
+                                    x.shape_str());
+    const int64_t C2 = 2 * config.channels;
+    ag::Var gate_bias = condition.forward(features);  // [B, L * 2C, H, W]
+    ag::Var h = input.forward(ag::Var(x));            // [B, C, H, W]
+    ag::Var x_v = h, x_h = h;
+    for (size_t i = 0; i < layers.size(); ++i)
+        std::tie(x_v, x_h) = layers[i]->forward(x_v, x_h, ag::narrow(gate_bias, 1, int64_t(i) * C2, C2));
+    return ag::add(output.forward(x_h), skip.forward(features));
+}
+
+// Plain and slow on purpose: each of the 784 steps reruns the masked stack
+// over the whole image, so that sampling is the same forward as training.
+Tensor AutoregressiveHead::sample(const Tensor& features, Generator& gen) const {
+    ag::NoGradGuard no_grad;
+    const int64_t B = features.size(0), H = features.size(2), W = features.size(3);
+    Tensor x = Tensor::zeros({B, 1, H, W}, DType::F32, features.device());
+    ag::Var f(features);
+    for (int64_t r = 0; r < H; ++r)
+        for (int64_t c = 0; c < W; ++c) {
+            Tensor p = sigmoid(forward(f, x).value().select(3, c).select(2, r));  // [B, 1]
+            Tensor u = rand_uniform({B, 1}, 0.0, 1.0, gen, DType::F32, features.device());
+            Tensor pixel = x.select(3, c).select(2, r);
+            pixel.copy_from(lt(u, p).to(DType::F32));
+        }
+    return x;
+}
+
+}  // namespace vq::models

@@ -1,0 +1,43 @@
+// The autoregressive decoder of the latent models, as in PixelVAE (Gulrajani
+// et al. 2017; docs/design.md): a few masked gated layers over the pixels,
+// conditioned on the decoder's upsampled 28x28 feature map. The codes or the
+// latent carry the global shape; the masked layers carry the local
+// correlations between neighbouring pixels that a factorized Bernoulli
+// cannot. Pixel i's logit sees the features (a function of the latent only)
+// and the image's pixels before i in raster order, never pixel i itself, so
+// the sum of the conditionals is still an exact log-likelihood.
+#pragma once
+
+#include "models/pixelcnn.hpp"
+
+namespace vq::models {
+
+// The decoder's last stage (--decoder plain | pixelcnn).
+struct DecoderConfig {
+    bool autoregressive = false;
+    int64_t layers = 3, channels = 32;  // the masked stack, when autoregressive
+};
+// Throws std::invalid_argument naming the field out of range; returns c.
+DecoderConfig check_config(const DecoderConfig& c);
+
+class AutoregressiveHead : public nn::Module {
+public:
+    // features: the channels of the map it is conditioned on
+    AutoregressiveHead(int64_t features, const DecoderConfig& config, Generator& gen);
+    // features: [B, F, 28, 28] (from the latent), x: binary [B, 1, 28, 28]
+    // -> logits [B, 1, 28, 28]; logit (r, c) sees x only before (r, c)
+    ag::Var forward(const ag::Var& features, const Tensor& x) const;
+    // Ancestral sampling in raster order: one forward of the masked stack per
+    // pixel (the features are computed once). features: [B, F, 28, 28] ->
+    // binary f32 [B, 1, 28, 28]
+    Tensor sample(const Tensor& features, Generator& gen) const;
+
+    DecoderConfig config;
+    nn::Conv2d input;      // x -> [B, C, H, W]: a pixel's two values as two learned vectors
+    nn::Conv2d condition;  // features -> [B, layers * 2C, H, W]: every layer's gate bias in one product
+    std::vector<std::unique_ptr<GatedLayer>> layers;
+    nn::Conv2d output;     // x_h -> one logit per pixel
+    nn::Conv2d skip;       // features -> one logit per pixel, the plain decoder's path
+};
+
+}  // namespace vq::models
