@@ -1,6 +1,8 @@
 #include "models/ar_decoder.hpp"
 
+#include <stdexcept>
 #include <string>
+#include <tuple>
 
 namespace vq::models {
 
@@ -35,25 +37,39 @@ ag::Var AutoregressiveHead::forward(const ag::Var& features, const Tensor& x) co
         throw std::invalid_argument("autoregressive decoder: expected images [" + std::to_string(features.size(0)) + ", 1, " +
                                     std::to_string(features.size(2)) + ", " + std::to_string(features.size(3)) + "], got " +
                                     x.shape_str());
-    const int64_t C2 = 2 * config.channels;
-    ag::Var gate_bias = condition.forward(features);  // [B, L * 2C, H, W]
-    ag::Var h = input.forward(ag::Var(x));            // [B, C, H, W]
-    ag::Var x_v = h, x_h = h;
-    for (size_t i = 0; i < layers.size(); ++i)
-        std::tie(x_v, x_h) = layers[i]->forward(x_v, x_h, ag::narrow(gate_bias, 1, int64_t(i) * C2, C2));
-    return ag::add(output.forward(x_h), skip.forward(features));
+    auto [gate_bias, skip_logits] = from_features(features);
+    return masked_stack(gate_bias, skip_logits, x);
 }
 
-// Plain and slow on purpose: each of the 784 steps reruns the masked stack
-// over the whole image, so that sampling is the same forward as training.
+// features: [B, F, H, W] -> ([B, L * 2C, H, W], [B, 1, H, W])
+std::pair<ag::Var, ag::Var> AutoregressiveHead::from_features(const ag::Var& features) const {
+    return {condition.forward(features), skip.forward(features)};
+}
+
+// gate_bias: [B, L * 2C, H, W], skip_logits: [B, 1, H, W], x: [B, 1, h, W] -> logits [B, 1, h, W]
+ag::Var AutoregressiveHead::masked_stack(const ag::Var& gate_bias, const ag::Var& skip_logits, const Tensor& x) const {
+    const int64_t C2 = 2 * config.channels, h_rows = x.size(2);
+    auto rows = [&](const ag::Var& t) { return h_rows == t.size(2) ? t : ag::narrow(t, 2, 0, h_rows); };
+    ag::Var bias = rows(gate_bias);
+    ag::Var h = input.forward(ag::Var(x));  // [B, C, h, W]
+    ag::Var x_v = h, x_h = h;
+    for (size_t i = 0; i < layers.size(); ++i)
+        std::tie(x_v, x_h) = layers[i]->forward(x_v, x_h, ag::narrow(bias, 1, int64_t(i) * C2, C2));
+    return ag::add(output.forward(x_h), rows(skip_logits));
+}
+
+// Plain on purpose: each of the H * W steps reruns the masked stack, the
+// training forward, over rows 0..r (exact: no later row reaches row r), so
+// sampling needs no second implementation of the layers.
 Tensor AutoregressiveHead::sample(const Tensor& features, Generator& gen) const {
     ag::NoGradGuard no_grad;
     const int64_t B = features.size(0), H = features.size(2), W = features.size(3);
     Tensor x = Tensor::zeros({B, 1, H, W}, DType::F32, features.device());
-    ag::Var f(features);
+    auto [gate_bias, skip_logits] = from_features(ag::Var(features));
     for (int64_t r = 0; r < H; ++r)
         for (int64_t c = 0; c < W; ++c) {
-            Tensor p = sigmoid(forward(f, x).value().select(3, c).select(2, r));  // [B, 1]
+            Tensor rows = x.narrow(2, 0, r + 1).contiguous();                                 // [B, 1, r + 1, W]
+            Tensor p = sigmoid(masked_stack(gate_bias, skip_logits, rows).value().select(3, c).select(2, r));  // [B, 1]
             Tensor u = rand_uniform({B, 1}, 0.0, 1.0, gen, DType::F32, features.device());
             Tensor pixel = x.select(3, c).select(2, r);
             pixel.copy_from(lt(u, p).to(DType::F32));

@@ -27,6 +27,12 @@ public:
     // features: [B, F, 28, 28] (from the latent), x: binary [B, 1, 28, 28]
     // -> logits [B, 1, 28, 28]; logit (r, c) sees x only before (r, c)
     ag::Var forward(const ag::Var& features, const Tensor& x) const;
+    // The two halves of forward. features -> (every layer's gate bias
+    // [B, L * 2C, H, W], the skip path's logits [B, 1, H, W]), which depend
+    // on the latent only; then the masked stack over x ([B, 1, h, W], any
+    // h <= H: the first h rows) -> logits [B, 1, h, W].
+    std::pair<ag::Var, ag::Var> from_features(const ag::Var& features) const;
+    ag::Var masked_stack(const ag::Var& gate_bias, const ag::Var& skip_logits, const Tensor& x) const;
     // Ancestral sampling in raster order: one forward of the masked stack per
     // pixel (the features are computed once). features: [B, F, 28, 28] ->
     // binary f32 [B, 1, 28, 28]

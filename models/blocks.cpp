@@ -52,11 +52,6 @@ Tensor DecoderTail::sample(const ag::Var& h, Generator& gen) const {
     return lt(u, sigmoid(y)).to(DType::F32);
 }
 
-void require_plain_decoder(const DecoderConfig& decoder, const std::string& path, const std::string& what) {
-    if (decoder.autoregressive)
-        throw std::runtime_error(path + ": a model with the autoregressive decoder (--decoder pixelcnn) is not supported by " +
-                                 what + " yet; use a model trained with the plain decoder");
-}
 
 ag::Var bernoulli_nll_per_image(const ag::Var& logits, const Tensor& x) {
     ag::Var per_pixel = ag::bce_with_logits(logits, ag::Var(x), ag::Reduction::None);

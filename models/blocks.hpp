@@ -40,9 +40,6 @@ public:
     std::unique_ptr<AutoregressiveHead> head;  // only when autoregressive
 };
 
-// A tool that cannot use the autoregressive decoder yet refuses its file:
-// "PATH: ... is not supported by WHAT yet".
-void require_plain_decoder(const DecoderConfig& decoder, const std::string& path, const std::string& what);
 
 // Reconstruction NLL of binary images: BCE-with-logits summed over pixels,
 // per image. logits, x: [B, 1, H, W] -> [B]

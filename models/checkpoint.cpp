@@ -71,6 +71,15 @@ DecoderConfig decoder_config_of(const nn::SafetensorsFile& f, const std::string&
     }
 }
 
+namespace {
+// A PlainOnly caller refuses the autoregressive decoder, naming the file.
+void require_plain_decoder(const DecoderConfig& decoder, const std::string& path, const std::string& user) {
+    if (decoder.autoregressive)
+        throw std::runtime_error(path + ": a model with the autoregressive decoder (--decoder pixelcnn) is not supported by " +
+                                 user + " yet; use a model trained with the plain decoder");
+}
+}  // namespace
+
 std::unique_ptr<VAE> load_vae(const std::string& path, Device device, Decoders accepted, const std::string& user) {
     nn::SafetensorsFile f = nn::load_safetensors(path);
     check_kind(f, path, "vae");

@@ -21,6 +21,21 @@ double nats_to_bits_per_dim(double nats, int64_t dims) { return nats / (double(d
 
 namespace {
 
+// "plain", or "AR decoder CxL" (channels x layers), for labels and JSON
+std::string decoder_label(const DecoderConfig& c) {
+    return c.autoregressive ? fmt::format("AR decoder {}x{}", c.channels, c.layers) : "plain";
+}
+
+// "VQ-VAE K = 4 (density preset, AR decoder 16x2)"
+std::string vqvae_label(int64_t K, const std::string& preset, const DecoderConfig& decoder) {
+    std::vector<std::string> notes;
+    if (!preset.empty()) notes.push_back(preset + " preset");
+    if (decoder.autoregressive) notes.push_back(decoder_label(decoder));
+    std::string s = fmt::format("VQ-VAE K = {}", K);
+    for (size_t i = 0; i < notes.size(); ++i) s += (i == 0 ? " (" : ", ") + notes[i];
+    return notes.empty() ? s : s + ")";
+}
+
 // The wall seconds a model file's run trained for: the largest "seconds" in
 // the metrics.jsonl beside it (-1 when there is none, e.g. a copied file).
 double training_seconds(const std::string& model_path) {
@@ -53,7 +68,8 @@ json evaluate_vqvae(const std::string& vqvae_path, const std::string& prior_path
     std::string preset = nn::load_safetensors(vqvae_path).metadata["preset"];
     json out = {{"file", vqvae_path},
                 {"codes", K},
-                {"label", fmt::format("VQ-VAE K = {}{}", K, preset.empty() ? "" : " (" + preset + " preset)")}};
+                {"decoder", decoder_label(vqvae->config.decoder)},
+                {"label", vqvae_label(K, preset, vqvae->config.decoder)}};
     double recon = 0;
     Tensor codes = Tensor::empty({n, 7, 7}, DType::I64);
     ProgressBar bar("VQ-VAE recon", n);
@@ -132,7 +148,6 @@ json evaluate_density(const EvalOptions& o) {
     TestSet test(o.data_dir, o.limit > 0 ? o.limit : 0);
     const int64_t n = test.count, chunk = 500;
     json out = {{"images", n}, {"floor_nats", binarization_floor(test)}};
-    Generator init(0);
 
     if (!o.vqvae.empty()) {
         std::vector<std::pair<std::string, std::string>> pairs = {{o.vqvae, o.prior}};
@@ -179,6 +194,7 @@ json evaluate_density(const EvalOptions& o) {
         out["vae_elbo_nats"] = elbo / double(n);
         out["vae_iwae_nats"] = iwae / double(iw_n);
         out["vae_seconds"] = training_seconds(o.vae);
+        out["vae_decoder"] = decoder_label(vae.decoder.config);
         out["iw_k"] = o.iw_k;
         out["iw_images"] = iw_n;
     }
@@ -212,9 +228,9 @@ json evaluate_density(const EvalOptions& o) {
 
 std::string format_density_table(const json& r) {
     std::string s = fmt::format("Test NLL on {} binarized Fashion-MNIST test images (lower is better)\n", r["images"].get<int64_t>());
-    s += fmt::format("{:<58} {:>12} {:>10} {:>9}\n", "model", "nats/image", "bits/dim", "train s");
+    s += fmt::format("{:<72} {:>12} {:>10} {:>9}\n", "model", "nats/image", "bits/dim", "train s");
     auto line = [&](const std::string& label, double v, double seconds) {
-        s += fmt::format("{:<58} {:>12.2f} {:>10.4f} {:>9}\n", label, v, nats_to_bits_per_dim(v),
+        s += fmt::format("{:<72} {:>12.2f} {:>10.4f} {:>9}\n", label, v, nats_to_bits_per_dim(v),
                          seconds < 0 ? std::string("-") : fmt::format("{:.0f}", seconds));
     };
     // `seconds_key`: the row's training seconds in `from` (the VQ-VAE's and its prior's together)
@@ -234,11 +250,12 @@ std::string format_density_table(const json& r) {
         row(label + ", uniform prior (bound)", m, "vqvae_uniform_nats");
         row(label + " + PixelCNN prior (bound)", m, "vqvae_prior_nats", "seconds");
     }
-    row("VAE -ELBO (bound)", r, "vae_elbo_nats", "vae_seconds");
+    const std::string vae = r.value("vae_decoder", std::string("plain")) == "plain" ? "VAE" : "VAE (" + r["vae_decoder"].get<std::string>() + ")";
+    row(vae + " -ELBO (bound)", r, "vae_elbo_nats", "vae_seconds");
     if (r.contains("iw_k")) {
         std::string on = r.value("iw_images", r["images"].get<int64_t>()) == r["images"].get<int64_t>()
                              ? "" : fmt::format(", first {}", r["iw_images"].get<int64_t>());
-        row(fmt::format("VAE IWAE-{} (estimate{})", r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats", "vae_seconds");
+        row(fmt::format("{} IWAE-{} (estimate{})", vae, r["iw_k"].get<int64_t>(), on), r, "vae_iwae_nats", "vae_seconds");
     }
     if (r.contains("pixelcnn_nats"))
         row(fmt::format("Gated PixelCNN over pixels, {} x {} layers (exact)", r.value("pixelcnn_channels", int64_t(0)),

@@ -29,9 +29,8 @@ Tensor decoded_images(const VQVAE& vqvae, const Tensor& codes, Device device, Ge
     return sigmoid(vqvae.decode_logits(codes.to(device))).to(Device::cpu());
 }
 
-void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
-                        int64_t scale) {
-    Generator gen(0x5A3);
+void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, Generator& gen, const std::string& path,
+                        int64_t columns, int64_t scale) {
     data::write_png_grid(path, decoded_images(vqvae, codes, device, gen), columns, scale);
 }
 
@@ -102,7 +101,7 @@ Stats PriorTask::evaluate(int64_t limit) {
 void PriorTask::write_images(const std::string& out_dir) {
     Generator gen(data::mix_seed(options_.seed, 0x5A3));
     Tensor codes = model_.sample(16, 1.0, gen, device_);
-    write_decoded_grid(vqvae_, codes, device_, out_dir + "/samples.png", 8);
+    write_decoded_grid(vqvae_, codes, device_, gen, out_dir + "/samples.png", 8);
 }
 
 }  // namespace vq::models

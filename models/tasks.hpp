@@ -141,7 +141,8 @@ private:
 // probabilities, or pixels drawn one by one by the autoregressive decoder.
 Tensor decoded_images(const VQVAE& vqvae, const Tensor& codes, Device device, Generator& gen);
 // Writes a PNG grid of decoded_images.
-void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, const std::string& path, int64_t columns,
+void write_decoded_grid(const VQVAE& vqvae, const Tensor& codes, Device device, Generator& gen, const std::string& path,
+                        int64_t columns,
                         int64_t scale = data::kDefaultGridScale);
 
 }  // namespace vq::models

@@ -68,6 +68,9 @@ Tensor VAE::iwae_nll(const Tensor& x, int64_t k, Generator& gen, int64_t chunk) 
     Tensor sigma = exp(mul(logvar, 0.5));
     // log q's constant part per image: -0.5 sum(logvar + log 2 pi)
     Tensor log_q_const = mul(sum(add(logvar, log2pi), {1}), -0.5);  // [B]
+    // the autoregressive decoder holds about 1 MB per image per 16 channels of
+    // each layer's activations: fewer passes at once keep memory bounded
+    if (decoder.autoregressive()) chunk = std::min<int64_t>(chunk, 256);
     const int64_t per_chunk = std::max<int64_t>(1, chunk / std::max<int64_t>(B, 1));
     std::vector<Tensor> log_w_parts;
     for (int64_t done = 0; done < k; done += per_chunk) {

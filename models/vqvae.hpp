@@ -98,7 +98,8 @@ public:
     };
     Output forward(const Tensor& x) const;  // x: binary [B, 1, 28, 28]
     Tensor encode(const Tensor& x) const;           // -> codes i64 [B, 7, 7]
-    // codes -> logits [B, 1, 28, 28] (the plain decoder: they need no image)
+    // codes -> logits [B, 1, 28, 28]; the plain decoder only (the
+    // autoregressive one's depend on the image: std::logic_error)
     Tensor decode_logits(const Tensor& codes) const;
     // codes -> binary images drawn from the decoder, f32 [B, 1, 28, 28]
     Tensor decode_sample(const Tensor& codes, Generator& gen) const;

@@ -27,6 +27,11 @@ meson install -C build --destdir "$stage/root" --no-rebuild --quiet
 pc_dir=$(dirname "$(find "$stage/root" -name vqframe.pc)")
 cp examples/classifier.cpp "$stage/"
 (cd "$stage" && c++ -O2 classifier.cpp $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs vqframe) -o classifier)
+# every installed header compiles on its own: each includes what it needs, and that is installed too
+for h in $(cd "$(PKG_CONFIG_PATH="$pc_dir" pkg-config --variable=includedir vqframe)/vqframe" && find . -name "*.hpp" | sed "s|^\./||"); do
+  echo "#include \"$h\"" > "$stage/header_check.cpp"
+  (cd "$stage" && c++ -fsyntax-only header_check.cpp $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags vqframe)) || { echo "installed header $h does not compile" >&2; exit 1; }
+done
 VQ_NUM_THREADS=1 "$stage/classifier" /usr/share/datasets/fashion-mnist 20
 $quick && exit 0
 

@@ -140,6 +140,8 @@ TEST_CASE("a VAE and a VQ-VAE with --decoder pixelcnn train, resume, evaluate an
     nlohmann::json r = nlohmann::json::parse(in);
     CHECK(std::isfinite(r["vae_elbo_nats"].get<double>()));
     CHECK(r["vae_iwae_nats"].get<double>() <= r["vae_elbo_nats"].get<double>() + 5.0);
+    CHECK(r["vae_decoder"] == "AR decoder 8x2");
+    CHECK(r["vqvae_models"][0]["label"] == "VQ-VAE K = 8 (AR decoder 8x2)");
     CHECK(r["vqvae_prior_nats"].get<double>() ==
           doctest::Approx(r["vqvae_recon_nats"].get<double>() + r["prior_nats"].get<double>()).epsilon(1e-6));
 
@@ -154,8 +156,19 @@ TEST_CASE("a VAE and a VQ-VAE with --decoder pixelcnn train, resume, evaluate an
     ProcessResult vqz = run_tool(tool("compress"), {"--vqvae", dir + "/vq/model.safetensors", "--prior",
                                                     dir + "/prior/model.safetensors", "--in", images, "--out", dir + "/x.vqz"});
     CHECK(vqz.exit_code != 0);
+    CHECK(vqz.output.find(dir + "/vq/model.safetensors") != std::string::npos);
     CHECK(vqz.output.find("autoregressive decoder") != std::string::npos);
     CHECK_FALSE(fs::exists(dir + "/x.vqz"));
+    ProcessResult repair = run_tool(tool("repair"), {"--vqvae", dir + "/vq/model.safetensors", "--prior", dir + "/prior/model.safetensors",
+                                                     "--in", images, "--random-holes", "5", "--out", dir + "/r.png"});
+    CHECK(repair.exit_code != 0);
+    CHECK(repair.output.find("not supported by repair") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir + "/r.png"));
+
+    // sample draws the pixels one by one through the decoder
+    run_ok("sample", {"--vqvae", dir + "/vq/model.safetensors", "--prior", dir + "/prior/model.safetensors", "-n", "2",
+                      "--out", dir + "/s.png"});
+    CHECK(fs::file_size(dir + "/s.png") > 0);
 }
 
 TEST_CASE("the decoder flags are checked before anything is written") {

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
         const models::GatedPixelCNN& prior = *prior_ptr;
         if (keep_rows == 0) {
             Tensor codes = prior.sample(n, temperature, gen, device);
-            models::write_decoded_grid(vqvae, codes, device, out, columns, scale);
+            models::write_decoded_grid(vqvae, codes, device, gen, out, columns, scale);
         } else {
             models::TestSet test(data_dir, n);
             if (test.count < n)
