@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, then trains every model
-# family on binarized Fashion-MNIST: the density preset's VQ-VAE and the
-# Gated PixelCNN prior on its codes (the configuration with the lowest
-# bound, README), the VAE, the Gated PixelCNN over the pixels themselves,
-# and the classical baseline (a mixture of 500 Bernoullis by EM); evaluates
-# all of them on the test set, writes sample, repair and denoising grids and
-# the figure of test NLL against training seconds. Ends by printing the
-# density table (with each row's training seconds and the binarization floor).
+# family on binarized Fashion-MNIST in two lanes that run side by side, one
+# thread each, each with its own log:
 #
-#   ./scripts/main_job.sh           quick preset: 1 epoch of each model, 300 steps of the pixel model
-#   ./scripts/main_job.sh --full    3 epochs each (the pixel model too), IWAE-1000, and the
-#                                   reference VQ-VAE (K = 512) with its prior
+#   lane flagship ($OUT/lane_flagship.log): the density preset's VQ-VAE
+#     (K = 4), then the Gated PixelCNN prior on its codes (the VQ-VAE with
+#     the lowest bound, README); --full adds the reference VQ-VAE (K = 512)
+#     and its prior.
+#   lane others ($OUT/lane_others.log): the VAE with the autoregressive
+#     decoder (16 channels x 2 layers, into vae_pixelcnn/), then the
+#     classical baseline (a mixture of 500 Bernoullis by EM), then the Gated
+#     PixelCNN over the pixels themselves; --full adds the VAE with the plain
+#     decoder (into vae/, evaluated on its own into density_plain_vae.txt).
+#
+# Every deep model trains at batch 32 and lr 1e-3 (measured on 2026-12-05:
+# docs/results/tune-batch-2026-12-05/) with a test curve every 200 steps.
+# When both lanes are done, the job writes sample, repair and denoising
+# grids, evaluates every model on the test set, draws the figure of test NLL
+# against training seconds, and ends by printing the density table (with
+# each row's training seconds and the binarization floor).
+#
+#   ./scripts/main_job.sh           quick preset: 1 epoch of each model, 600 steps of a small pixel
+#                                   model (16 channels x 4 layers), 20 EM iterations, IWAE-100 on
+#                                   the first 200 test images; sized for under 15 minutes on 2 cores
+#   ./scripts/main_job.sh --full    3 epochs each (the pixel model too, at its default 32 x 8),
+#                                   30 EM iterations, IWAE-1000 on the first 1,000 images, the
+#                                   reference VQ-VAE (K = 512) with its prior, and the plain VAE
+#   ./scripts/main_job.sh --long    the long run of the best configuration: scripts/long_run.sh
 #
 # Environment: OUT (output folder), DEVICE (cpu or cuda), EPOCHS (override),
 # STEPS (cap each training run at N steps: a smoke test of the pipeline),
@@ -20,12 +36,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+usage() { echo "usage: $0 [--full | --long]   (environment: OUT DEVICE EPOCHS STEPS DATA BIN OVERWRITE; see the header)"; }
 preset=quick
-if [ "${1:-}" = "--full" ]; then preset=full; fi
+if [ $# -gt 1 ]; then echo "main_job: one option at most, got '$*'" >&2; usage >&2; exit 2; fi
+case "${1:-}" in
+  "") ;;
+  --full) preset=full ;;
+  --long) exec ./scripts/long_run.sh ;;
+  -h | --help) usage; exit 0 ;;
+  *) echo "main_job: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+esac
 if [ "$preset" = full ]; then
   epochs=${EPOCHS:-3}; iw=1000; iw_limit=1000; em=30
 else
-  epochs=${EPOCHS:-1}; iw=100; iw_limit=1000; em=20
+  epochs=${EPOCHS:-1}; iw=100; iw_limit=200; em=20
 fi
 OUT=${OUT:-runs/$preset}
 DEVICE=${DEVICE:-cpu}
@@ -50,31 +74,71 @@ mkdir -p "$OUT"
 start=$(date +%s)
 step() { echo; echo "== $* ($(( $(date +%s) - start )) s elapsed)"; }
 
-run=("${limit[@]}" "${overwrite[@]}" --epochs "$epochs" --device "$DEVICE" --data "$DATA" --eval-every 100)
-# the pixel model's step costs several of the others': the quick job gives it a fixed number of steps
-pixel_run=("${overwrite[@]}" --device "$DEVICE" --data "$DATA" --eval-every 100)
-if [ -n "${STEPS:-}" ]; then pixel_run+=(--steps "$STEPS"); elif [ "$preset" = full ]; then pixel_run+=(--epochs "$epochs");
-else pixel_run+=(--steps 300); fi
+# the two lanes run side by side, so each trains on one thread
+common=("${overwrite[@]}" --batch 32 --lr 1e-3 --threads 1 --device "$DEVICE" --data "$DATA" --eval-every 200)
+run=("${common[@]}" "${limit[@]}" --epochs "$epochs")
+# the pixel model's step costs several of the others': the quick job gives a small one a fixed number of steps
+pixel_run=("${common[@]}")
+if [ -n "${STEPS:-}" ]; then pixel_run+=(--steps "$STEPS"); elif [ "$preset" = full ]; then pixel_run+=(--epochs "$epochs")
+else pixel_run+=(--steps 600); fi
+if [ "$preset" = full ]; then pixel_size=(); pixel_label="32x8"
+else pixel_size=(--pixel-channels 16 --pixel-layers 4); pixel_label="16x4"; fi
+decoder=(--decoder pixelcnn --decoder-channels 16 --decoder-layers 2)
 
-step "1/7 VQ-VAE, density preset, $epochs epoch(s)"
-$bin/train --model vqvae --preset density "${run[@]}" --out "$OUT/density/vqvae"
-step "2/7 its Gated PixelCNN prior (the density preset follows from the VQ-VAE file), $epochs epoch(s)"
-$bin/train --model prior --vqvae "$OUT/density/vqvae/model.safetensors" "${run[@]}" --out "$OUT/density/prior"
-step "3/7 VAE baseline, $epochs epoch(s)"
-$bin/train --model vae "${run[@]}" --out "$OUT/vae"
-step "4/7 Gated PixelCNN over the pixels themselves (${pixel_run[*]: -2})"
-$bin/train --model pixelcnn "${pixel_run[@]}" --out "$OUT/pixelcnn"
-step "5/7 mixture of 500 Bernoullis by EM, $em iterations (the classical baseline)"
-$bin/train --model mixture --components 500 --epochs "$em" --data "$DATA" "${overwrite[@]}" --out "$OUT/mixture"
+lane_flagship() {
+  step "flagship: VQ-VAE, density preset (K = 4), $epochs epoch(s)"
+  $bin/train --model vqvae --preset density "${run[@]}" --out "$OUT/density/vqvae"
+  step "flagship: its Gated PixelCNN prior (the density preset follows from the VQ-VAE file), $epochs epoch(s)"
+  $bin/train --model prior --vqvae "$OUT/density/vqvae/model.safetensors" "${run[@]}" --out "$OUT/density/prior"
+  if [ "$preset" = full ]; then
+    step "flagship: the reference VQ-VAE (K = 512), $epochs epoch(s)"
+    $bin/train --model vqvae "${run[@]}" --out "$OUT/vqvae"
+    step "flagship: its prior, $epochs epoch(s)"
+    $bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" "${run[@]}" --out "$OUT/prior"
+  fi
+  step "flagship: done"
+}
+
+lane_others() {
+  step "others: VAE with the autoregressive decoder (16 channels x 2 layers), $epochs epoch(s)"
+  $bin/train --model vae "${decoder[@]}" "${run[@]}" --out "$OUT/vae_pixelcnn"
+  step "others: mixture of 500 Bernoullis by EM, $em iterations (the classical baseline)"
+  $bin/train --model mixture --components 500 --epochs "$em" --threads 1 --data "$DATA" "${overwrite[@]}" --out "$OUT/mixture"
+  step "others: Gated PixelCNN over the pixels themselves, $pixel_label (${pixel_run[*]: -2})"
+  $bin/train --model pixelcnn "${pixel_size[@]}" "${pixel_run[@]}" --out "$OUT/pixelcnn"
+  if [ "$preset" = full ]; then
+    step "others: VAE with the plain decoder, $epochs epoch(s)"
+    $bin/train --model vae "${run[@]}" --out "$OUT/vae"
+  fi
+  step "others: done"
+}
+
+step "1/4 training in two lanes, one thread each (follow them with: tail -f $OUT/lane_*.log)"
+# VQ_NUM_THREADS sizes the thread pool of anything in a lane that takes no --threads (the mixture)
+( export VQ_NUM_THREADS=1; lane_flagship ) > "$OUT/lane_flagship.log" 2>&1 &
+flagship_pid=$!
+( export VQ_NUM_THREADS=1; lane_others ) > "$OUT/lane_others.log" 2>&1 &
+others_pid=$!
+failed=()
+if ! wait "$flagship_pid"; then failed+=(flagship); fi
+if ! wait "$others_pid"; then failed+=(others); fi
+for lane in "${failed[@]}"; do
+  echo >&2
+  echo "main_job: lane $lane failed; its log is $OUT/lane_$lane.log, which ends:" >&2
+  tail -n 15 "$OUT/lane_$lane.log" >&2
+done
+if [ ${#failed[@]} -gt 0 ]; then exit 1; fi
+echo "both lanes done; logs: $OUT/lane_flagship.log, $OUT/lane_others.log"
+
 reference=()
+curve_runs=(density/vqvae density/prior vae_pixelcnn pixelcnn)
 if [ "$preset" = full ]; then
-  step "5b/7 the reference VQ-VAE (K = 512) and its prior, $epochs epoch(s) each"
-  $bin/train --model vqvae "${run[@]}" --out "$OUT/vqvae"
-  $bin/train --model prior --vqvae "$OUT/vqvae/model.safetensors" "${run[@]}" --out "$OUT/prior"
   reference=(--vqvae "$OUT/vqvae/model.safetensors" --prior "$OUT/prior/model.safetensors")
+  curve_runs+=(vqvae prior vae)
 fi
-step "6/7 sample, repair and denoising grids, training curves, density against training seconds"
-for run in density/vqvae density/prior vae pixelcnn; do /usr/bin/python3 tools/plot.py "$OUT/$run" >/dev/null; done
+
+step "2/4 sample, repair and denoising grids, training curves"
+for dir in "${curve_runs[@]}"; do /usr/bin/python3 tools/plot.py "$OUT/$dir" >/dev/null; done
 $bin/sample --vqvae "$OUT/density/vqvae/model.safetensors" --prior "$OUT/density/prior/model.safetensors" -n 32 \
   --device "$DEVICE" --out "$OUT/samples_density.png"
 $bin/sample --pixelcnn "$OUT/pixelcnn/model.safetensors" -n 32 --device "$DEVICE" --out "$OUT/samples_pixelcnn.png"
@@ -82,22 +146,37 @@ $bin/repair --vqvae "$OUT/density/vqvae/model.safetensors" --prior "$OUT/density
   --device "$DEVICE" --data "$DATA" --in "$DATA" --out "$OUT/repair.png" --json > "$OUT/repair.json"
 $bin/repair --vqvae "$OUT/density/vqvae/model.safetensors" --noise 0.1 --device "$DEVICE" --in "$DATA" \
   --out "$OUT/denoise.png" --json > "$OUT/denoise.json"
-step "7/7 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
+
+step "3/4 density evaluation on the test set (IWAE-$iw on the first $iw_limit images)"
 $bin/evaluate --vqvae "$OUT/density/vqvae/model.safetensors" --prior "$OUT/density/prior/model.safetensors" "${reference[@]}" \
-  --vae "$OUT/vae/model.safetensors" --pixelcnn "$OUT/pixelcnn/model.safetensors" \
+  --vae "$OUT/vae_pixelcnn/model.safetensors" --pixelcnn "$OUT/pixelcnn/model.safetensors" \
   --mixture "$OUT/mixture/model.safetensors" \
   --iw "$iw" --iw-limit "$iw_limit" --device "$DEVICE" --data "$DATA" \
   --json-out "$OUT/density.json" > "$OUT/density.txt"
-/usr/bin/python3 tools/density_vs_time.py "$OUT/density_vs_time.png" --density "$OUT/density.json" \
-  "VQ-VAE K = 4 + prior=$OUT/density/prior:curve_bound_nll+$OUT/density/vqvae" \
-  "VAE (-ELBO)=$OUT/vae:curve_elbo_nll" "PixelCNN over pixels=$OUT/pixelcnn:curve_nll" \
-  "mixture of 500 Bernoullis=$OUT/mixture:test_nll" --ymax 320 >/dev/null
+if [ "$preset" = full ]; then
+  echo "the VAE with the plain decoder, on its own (evaluate takes one --vae)"
+  $bin/evaluate --vae "$OUT/vae/model.safetensors" --iw "$iw" --iw-limit "$iw_limit" --device "$DEVICE" --data "$DATA" \
+    --json-out "$OUT/density_plain_vae.json" > "$OUT/density_plain_vae.txt"
+fi
+
+step "4/4 density against training seconds"
+# a label may not hold "=": density_vs_time.py splits LABEL=DIR at the first one
+curves=("VQ-VAE with 4 codes + prior=$OUT/density/prior:curve_bound_nll+$OUT/density/vqvae"
+        "VAE + PixelCNN decoder 16x2 (-ELBO)=$OUT/vae_pixelcnn:curve_elbo_nll"
+        "PixelCNN over pixels $pixel_label=$OUT/pixelcnn:curve_nll"
+        "mixture of 500 Bernoullis=$OUT/mixture:test_nll")
+if [ "$preset" = full ]; then curves+=("VAE, plain decoder (-ELBO)=$OUT/vae:curve_elbo_nll"); fi
+/usr/bin/python3 tools/density_vs_time.py "$OUT/density_vs_time.png" --density "$OUT/density.json" "${curves[@]}" \
+  --ymax 320 >/dev/null
+
 echo
 echo "== done in $(( $(date +%s) - start )) s"
-echo "checkpoints: $OUT/{density/vqvae,density/prior,vae,pixelcnn,mixture}/model.safetensors (--full: also vqvae, prior)"
+echo "checkpoints: $OUT/{density/vqvae,density/prior,vae_pixelcnn,mixture,pixelcnn}/model.safetensors (--full: also vqvae, prior, vae)"
+echo "training logs: $OUT/lane_flagship.log, $OUT/lane_others.log"
 echo "repair and denoising (damaged | repaired | original): $OUT/repair.png, $OUT/denoise.png (errors: $OUT/*.json)"
-echo "reconstructions: $OUT/density/vqvae/recon.png; training curves: $OUT/*/curves.png"
+echo "reconstructions: $OUT/density/vqvae/recon.png, $OUT/vae_pixelcnn/recon.png; training curves: $OUT/*/curves.png"
 echo "sample grids: $OUT/samples_density.png, $OUT/samples_pixelcnn.png; table as JSON: $OUT/density.json"
 echo "test NLL against training seconds: $OUT/density_vs_time.png"
 echo
 cat "$OUT/density.txt"
+if [ "$preset" = full ]; then echo; echo "the VAE with the plain decoder:"; cat "$OUT/density_plain_vae.txt"; fi
