@@ -80,8 +80,9 @@ nlohmann::json run_benchmark(const BenchOptions& o) {
             (void)out.loss.value().item();
         };
         b.eval_step = [=] { (void)sum(m->decode_logits(m->encode(images))).item(); };
-    } else if (o.model == "vae") {
-        auto m = std::make_shared<VAE>(gen);
+    } else if (o.model == "vae" || o.model == "vae-ar") {
+        // vae-ar: the VAE with the autoregressive decoder of scripts/long_run.sh (32 x 3)
+        auto m = std::make_shared<VAE>(gen, DecoderConfig{o.model == "vae-ar", 3, 32});
         m->to(device);
         auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{2e-4});
         keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
@@ -106,8 +107,23 @@ nlohmann::json run_benchmark(const BenchOptions& o) {
             (void)loss.value().item();
         };
         b.eval_step = [=] { (void)sum(m->nll_per_image(codes)).item(); };
+    } else if (o.model == "pixelcnn") {
+        // the Gated PixelCNN over the 28x28 pixels at its default 32 x 8 (train --model pixelcnn)
+        auto m = std::make_shared<GatedPixelCNN>(gen, PixelCNNConfig{2, 32, 8});
+        m->to(device);
+        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{1e-3});
+        keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
+        Tensor pixels = images.reshape({o.batch, 28, 28}).to(DType::I64);  // [B, 28, 28] of 0/1
+        b.train_step = [=] {
+            opt->zero_grad();
+            ag::Var loss = m->loss(pixels);
+            loss.backward();
+            opt->step();
+            (void)loss.value().item();
+        };
+        b.eval_step = [=] { (void)sum(m->nll_per_image(pixels)).item(); };
     } else {
-        throw std::invalid_argument("--model must be vqvae, vae, prior or all, got '" + o.model + "'");
+        throw std::invalid_argument("--model must be vqvae, vae, vae-ar, prior, pixelcnn or all, got '" + o.model + "'");
     }
 
     for (int64_t i = 0; i < o.warmup; ++i) b.train_step();

@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
     std::string model = "all";
     std::vector<int64_t> threads;
     bool as_json = false;
-    app.add_option("--model", model, "vqvae | vae | prior | all")->capture_default_str()
-        ->check(CLI::IsMember({"vqvae", "vae", "prior", "all"}));
+    app.add_option("--model", model, "vqvae | vae | vae-ar (the VAE with the 32x3 autoregressive decoder) | prior | "
+                   "pixelcnn (32x8 over the pixels) | all")->capture_default_str()
+        ->check(CLI::IsMember({"vqvae", "vae", "vae-ar", "prior", "pixelcnn", "all"}));
     app.add_option("--batch", o.batch, "batch size")->capture_default_str()->check(vq::cli::count_in(1, 1 << 16));
     app.add_option("--threads", threads, "CPU thread counts to measure (default: 1 and 2 on cpu; 0: the default)")
         ->check(vq::cli::count_in(0, 1024));
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
     app.add_flag("--json", as_json, "one JSON object per measurement");
     CLI11_PARSE(app, argc, argv);
     if (threads.empty()) threads = o.device == "cpu" ? std::vector<int64_t>{1, 2} : std::vector<int64_t>{0};
-    std::vector<std::string> models = model == "all" ? std::vector<std::string>{"vqvae", "vae", "prior"}
+    std::vector<std::string> models = model == "all" ? std::vector<std::string>{"vqvae", "vae", "vae-ar", "prior", "pixelcnn"}
                                                      : std::vector<std::string>{model};
     try {
         if (!as_json)
