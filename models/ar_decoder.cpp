@@ -7,10 +7,12 @@
 namespace vq::models {
 
 DecoderConfig check_config(const DecoderConfig& c) {
-    if (c.autoregressive && (c.layers < 1 || c.layers > 16))
-        throw std::invalid_argument("decoder: --decoder-layers must be in 1..16, got " + std::to_string(c.layers));
-    if (c.autoregressive && (c.channels < 1 || c.channels > 256))
-        throw std::invalid_argument("decoder: --decoder-channels must be in 1..256, got " + std::to_string(c.channels));
+    if (c.autoregressive && (c.layers < 1 || c.layers > kMaxDecoderLayers))
+        throw std::invalid_argument("decoder: --decoder-layers must be in 1.." + std::to_string(kMaxDecoderLayers) + ", got " +
+                                    std::to_string(c.layers));
+    if (c.autoregressive && (c.channels < 1 || c.channels > kMaxDecoderChannels))
+        throw std::invalid_argument("decoder: --decoder-channels must be in 1.." + std::to_string(kMaxDecoderChannels) +
+                                    ", got " + std::to_string(c.channels));
     return c;
 }
 

@@ -12,6 +12,9 @@
 
 namespace vq::models {
 
+// The masked stack's bounds (train's flags check against the same ones).
+inline constexpr int64_t kMaxDecoderLayers = 16, kMaxDecoderChannels = 256;
+
 // The decoder's last stage (--decoder plain | pixelcnn).
 struct DecoderConfig {
     bool autoregressive = false;

@@ -94,34 +94,23 @@ nlohmann::json run_benchmark(const BenchOptions& o) {
             (void)out.loss.value().item();
         };
         b.eval_step = [=, &gen] { (void)sum(m->negative_elbo(images, gen)).item(); };
-    } else if (o.model == "prior") {
-        auto m = std::make_shared<GatedPixelCNN>(gen);
+    } else if (o.model == "prior" || o.model == "pixelcnn") {
+        // the prior over 7x7 codes (K = 512, 64 x 10), or the pixel model over the 28x28 pixels at its
+        // default 32 x 8 (train --model pixelcnn): the same module, each at its training lr
+        const bool pixels = o.model == "pixelcnn";
+        auto m = std::make_shared<GatedPixelCNN>(gen, pixels ? PixelCNNConfig{2, 32, 8} : PixelCNNConfig{});
         m->to(device);
-        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{3e-4});
+        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{pixels ? 1e-3 : 3e-4});
         keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
+        Tensor symbols = pixels ? images.reshape({o.batch, 28, 28}).to(DType::I64) : codes;  // [B, 28, 28] or [B, 7, 7]
         b.train_step = [=] {
             opt->zero_grad();
-            ag::Var loss = m->loss(codes);
+            ag::Var loss = m->loss(symbols);
             loss.backward();
             opt->step();
             (void)loss.value().item();
         };
-        b.eval_step = [=] { (void)sum(m->nll_per_image(codes)).item(); };
-    } else if (o.model == "pixelcnn") {
-        // the Gated PixelCNN over the 28x28 pixels at its default 32 x 8 (train --model pixelcnn)
-        auto m = std::make_shared<GatedPixelCNN>(gen, PixelCNNConfig{2, 32, 8});
-        m->to(device);
-        auto opt = std::make_shared<optim::Adam>(m->named_parameters(), optim::AdamConfig{1e-3});
-        keep = std::make_shared<std::pair<decltype(m), decltype(opt)>>(m, opt);
-        Tensor pixels = images.reshape({o.batch, 28, 28}).to(DType::I64);  // [B, 28, 28] of 0/1
-        b.train_step = [=] {
-            opt->zero_grad();
-            ag::Var loss = m->loss(pixels);
-            loss.backward();
-            opt->step();
-            (void)loss.value().item();
-        };
-        b.eval_step = [=] { (void)sum(m->nll_per_image(pixels)).item(); };
+        b.eval_step = [=] { (void)sum(m->nll_per_image(symbols)).item(); };
     } else {
         throw std::invalid_argument("--model must be vqvae, vae, vae-ar, prior, pixelcnn or all, got '" + o.model + "'");
     }

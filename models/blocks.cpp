@@ -52,7 +52,6 @@ Tensor DecoderTail::sample(const ag::Var& h, Generator& gen) const {
     return lt(u, sigmoid(y)).to(DType::F32);
 }
 
-
 ag::Var bernoulli_nll_per_image(const ag::Var& logits, const Tensor& x) {
     ag::Var per_pixel = ag::bce_with_logits(logits, ag::Var(x), ag::Reduction::None);
     return ag::sum(ag::reshape(per_pixel, {logits.size(0), -1}), {1});

@@ -40,7 +40,6 @@ public:
     std::unique_ptr<AutoregressiveHead> head;  // only when autoregressive
 };
 
-
 // Reconstruction NLL of binary images: BCE-with-logits summed over pixels,
 // per image. logits, x: [B, 1, H, W] -> [B]
 ag::Var bernoulli_nll_per_image(const ag::Var& logits, const Tensor& x);

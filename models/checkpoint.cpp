@@ -23,6 +23,14 @@ const Tensor& tensor_of(const nn::SafetensorsFile& f, const std::string& path, c
     return it->second;
 }
 
+// How many gated layers a file holds under `prefix` ("" for a PixelCNN,
+// "decoder.head." for the autoregressive decoder): {prefix}layers.{i}.vert.weight
+int64_t gated_layers_in(const nn::SafetensorsFile& f, const std::string& prefix) {
+    int64_t n = 0;
+    while (f.tensors.count(prefix + "layers." + std::to_string(n) + ".vert.weight")) ++n;
+    return n;
+}
+
 void check_kind(const nn::SafetensorsFile& f, const std::string& path, const std::string& kind) {
     auto it = f.metadata.find("model");
     if (it != f.metadata.end() && it->second != kind)
@@ -62,8 +70,7 @@ DecoderConfig decoder_config_of(const nn::SafetensorsFile& f, const std::string&
     if (!f.tensors.count("decoder.head.input.weight")) return c;  // the plain decoder
     c.autoregressive = true;
     c.channels = tensor_of(f, path, "decoder.head.input.weight", 4).size(0);
-    c.layers = 0;
-    while (f.tensors.count("decoder.head.layers." + std::to_string(c.layers) + ".vert.weight")) ++c.layers;
+    c.layers = gated_layers_in(f, "decoder.head.");
     try {
         return check_config(c);
     } catch (const std::invalid_argument& e) {
@@ -97,8 +104,7 @@ PixelCNNConfig prior_config_of(const nn::SafetensorsFile& f, const std::string& 
     PixelCNNConfig c;
     c.num_codes = emb.size(0);
     c.channels = emb.size(1);
-    c.layers = 0;
-    while (f.tensors.count("layers." + std::to_string(c.layers) + ".vert.weight")) ++c.layers;
+    c.layers = gated_layers_in(f, "");
     if (c.layers == 0) throw std::runtime_error(path + ": missing tensor 'layers.0.vert.weight'");
     return c;
 }

@@ -69,9 +69,9 @@ int main(int argc, char** argv) {
                        "gated layers over the pixels, as in PixelVAE)")->capture_default_str()
             ->check(CLI::IsMember({"plain", "pixelcnn"})),
         app.add_option("--decoder-layers", o.decoder_layers, "--decoder pixelcnn: masked gated layers")->capture_default_str()
-            ->check(vq::cli::count_in(1, 16)),
+            ->check(vq::cli::count_in(1, vq::models::kMaxDecoderLayers)),
         app.add_option("--decoder-channels", o.decoder_channels, "--decoder pixelcnn: their width")->capture_default_str()
-            ->check(vq::cli::count_in(1, 256)),
+            ->check(vq::cli::count_in(1, vq::models::kMaxDecoderChannels)),
     };
     CLI11_PARSE(app, argc, argv);
     try {
