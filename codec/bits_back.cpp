@@ -128,6 +128,39 @@ Tensor pixel_probs(VaeModel& m, const Tensor& z) {
     return sigmoid(logits).to(Device::cpu()).contiguous().reshape({z.size(0), -1});
 }
 
+// The autoregressive decoder's conditionals p(x_j = 1 | x_<j, z) of known
+// images x ([m, 1, 28, 28]), computed one pixel at a time as the decoder
+// must compute them: [m, 784]
+Tensor ar_pixel_probs(VaeModel& m, const Tensor& z, const Tensor& x) {
+    ag::NoGradGuard no_grad;
+    const int64_t n = z.size(0), P = 28 * 28;
+    Tensor probs = Tensor::empty({n, P});
+    float* pp = probs.data<float>();
+    const float* xp = x.data<float>();
+    m.vae->decoder.raster_scan(m.vae->decoder.latent_map(ag::Var(z.to(m.device))),
+                               [&](int64_t pos, const float* p_one, float* pixels) {
+                                   for (int64_t i = 0; i < n; ++i) {
+                                       pp[i * P + pos] = p_one[i];
+                                       pixels[i] = xp[i * P + pos];
+                                   }
+                               });
+    return probs;
+}
+
+// Pops the images of a step under the autoregressive decoder in raster
+// order, each pixel under its conditional given the ones already popped,
+// into out ([m, 784]).
+void pop_ar_pixels(VaeModel& m, const Tensor& z, std::vector<LaneRecord>& lanes, float* out) {
+    ag::NoGradGuard no_grad;
+    const int64_t n = z.size(0), P = 28 * 28;
+    Tensor x = m.vae->decoder.raster_scan(m.vae->decoder.latent_map(ag::Var(z.to(m.device))),
+                                          [&](int64_t, const float* p_one, float* pixels) {
+                                              for (int64_t i = 0; i < n; ++i)
+                                                  pixels[i] = pop_pixel(lanes[size_t(i)].stack, p_one[i]) ? 1.0f : 0.0f;
+                                          });
+    std::copy(x.data<float>(), x.data<float>() + n * P, out);
+}
+
 // The latent values of bucket indices: [m, 32]
 Tensor centres_of(const std::vector<uint32_t>& idx, const LatentBuckets& b, int64_t m) {
     Tensor z = Tensor::empty({m, kLatent});
@@ -190,7 +223,7 @@ LatentBuckets::LatentBuckets(uint32_t b) : bits(b) {
 }
 
 VaeModel::VaeModel(const std::string& vae_path, Device dev) : vae(nullptr), device(dev) {
-    vae = models::load_vae(vae_path, device, models::Decoders::PlainOnly, "bits-back coding");
+    vae = models::load_vae(vae_path, device, models::Decoders::Any, "bits-back coding");
     hash = fnv1a64(io::read_file(vae_path));
 }
 
@@ -214,6 +247,7 @@ std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, InputKind kin
     const int64_t N = bits.size(0), P = 28 * 28, L = lanes_for(cfg, N);
     const uint32_t p = cfg.latent_bits, prec = cfg.posterior_bits;
     const LatentBuckets buckets(p);
+    const bool ar = m.vae->decoder.autoregressive();
     std::vector<AnsStack> lanes;
     for (int64_t l = 0; l < L; ++l) lanes.push_back(AnsStack::over_bottom(uint64_t(l)));
     Stats st;
@@ -231,13 +265,16 @@ std::string compress_bits_back(VaeModel& m, const Tensor& bits_in, InputKind kin
                 const double mu = qp[i * 2 * kLatent + d], sigma = std::exp(0.5 * double(qp[i * 2 * kLatent + kLatent + d]));
                 idx[size_t(i * kLatent + d)] = pop_posterior(lanes[size_t(i)], buckets, mu, sigma, prec);
             }
-        // 2. push x under p(x|z)
-        Tensor probs = pixel_probs(m, centres_of(idx, buckets, n));  // [n, 784]
+        // 2. push x under p(x|z); the autoregressive decoder's pixels go last
+        // first, so that the decoder pops them in raster order
+        const Tensor z = centres_of(idx, buckets, n);
+        const Tensor probs = ar ? ar_pixel_probs(m, z, x) : pixel_probs(m, z);  // [n, 784]
         const float* pp = probs.data<float>();
         const float* xp = x.data<float>();
         for (int64_t i = 0; i < n; ++i) {
             double recon = 0, kl = 0;
-            for (int64_t j = 0; j < P; ++j) {
+            for (int64_t k = 0; k < P; ++k) {
+                const int64_t j = ar ? P - 1 - k : k;
                 const bool one = xp[i * P + j] >= 0.5f;
                 push_pixel(lanes[size_t(i)], pp[i * P + j], one);
                 const double p1 = std::clamp(double(pp[i * P + j]), 1e-30, 1.0 - 1e-7);
@@ -311,11 +348,17 @@ void decode_lanes(VaeModel& m, std::vector<LaneRecord> lanes, const BitsBackConf
                     idx[size_t(i * kLatent + dd)] = b;
                 }
             // 2. pop x under p(x|z)
-            Tensor probs = pixel_probs(m, centres_of(idx, buckets, n));
-            const float* pp = probs.data<float>();
+            const Tensor z = centres_of(idx, buckets, n);
             float* xp = out + first * P;
-            for (int64_t i = 0; i < n; ++i)
-                for (int64_t j = P - 1; j >= 0; --j) xp[i * P + j] = pop_pixel(lanes[size_t(i)].stack, pp[i * P + j]) ? 1.0f : 0.0f;
+            if (m.vae->decoder.autoregressive()) {
+                pop_ar_pixels(m, z, lanes, xp);
+            } else {
+                const Tensor probs = pixel_probs(m, z);
+                const float* pp = probs.data<float>();
+                for (int64_t i = 0; i < n; ++i)
+                    for (int64_t j = P - 1; j >= 0; --j)
+                        xp[i * P + j] = pop_pixel(lanes[size_t(i)].stack, pp[i * P + j]) ? 1.0f : 0.0f;
+            }
             // 1. push z back under q(z|x), recomputed from the decoded x
             Tensor q = posterior(m, bits.narrow(0, first, n).contiguous());
             const float* qp = q.data<float>();

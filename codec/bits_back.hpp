@@ -11,6 +11,13 @@
 // p(x|z), recompute q(z|x) from x and push z back under it, which restores
 // the bits the encoder popped.
 //
+// With the autoregressive decoder (models/ar_decoder.hpp), p(x|z) is a
+// product of conditionals p(x_j | x_<j, z). The decoder can only compute
+// pixel j's once pixels 0..j-1 are known, so it pops them in raster order
+// and the encoder pushes them in reverse. Both sides compute every
+// conditional through the same incremental masked stack
+// (AutoregressiveHead::raster_scan), so their floats agree.
+//
 // The latent is discretized: each of its 32 dimensions is cut into 2^p
 // buckets of equal mass under N(0, 1) (edges at the normal quantiles
 // i / 2^p), so each bucket has prior probability 2^-p and stands for its

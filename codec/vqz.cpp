@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <fmt/format.h>
 
 #include "codec/bytes.hpp"
@@ -35,12 +36,23 @@ Tensor pixel_probs(Models& m, const Tensor& codes) {
     return sigmoid(m.vqvae->decode_logits(codes.to(m.device))).to(Device::cpu()).contiguous();
 }
 
+// The autoregressive decoder's pixels of a chunk, in raster order with all
+// images at each position, as both sides compute them: pixel(pos, i, p_one)
+// gives image i's pixel at pos (0 or 1) from its conditional probability of
+// being 1. codes: [n, 7, 7] -> f32 [n, 1, 28, 28] on the host
+Tensor ar_pixels(Models& m, const Tensor& codes, const std::function<bool(int64_t pos, int64_t i, float p_one)>& pixel) {
+    const int64_t n = codes.size(0);
+    return m.vqvae->decode_raster(codes.to(m.device), [&](int64_t pos, const float* p_one, float* pixels) {
+        for (int64_t i = 0; i < n; ++i) pixels[i] = pixel(pos, i, p_one[i]) ? 1.0f : 0.0f;
+    });
+}
+
 }  // namespace
 
 uint64_t fnv1a64(const std::string& bytes, uint64_t h) { return fnv1a64_bytes(bytes.data(), bytes.size(), h); }
 
 Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev)
-    : vqvae(models::load_vqvae(vqvae_path, dev, models::Decoders::PlainOnly, "the .vqz codec")), prior(models::load_prior(prior_path, dev)), device(dev) {
+    : vqvae(models::load_vqvae(vqvae_path, dev, models::Decoders::Any, "the .vqz codec")), prior(models::load_prior(prior_path, dev)), device(dev) {
     models::check_prior_matches(*prior, prior_path, *vqvae, vqvae_path);
     hash = fnv1a64(io::read_file(prior_path), fnv1a64(io::read_file(vqvae_path)));
 }
@@ -80,9 +92,28 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind 
             }
             prior.set(r, c, codes.select(2, c).select(1, r).contiguous());
         }
+        const float* xp = x.data<float>();
+        if (m.vqvae->decoder.autoregressive()) {
+            // lossless: each pixel under its conditional given the pixels before it;
+            // lossy: the greedy decode (the likelier value at each position, fed back)
+            ar_pixels(m, codes, [&](int64_t pos, int64_t i, float p_one) {
+                const bool one = xp[i * H * W + pos] >= 0.5f;
+                if (!lossless) {
+                    if ((p_one >= 0.5f) != one) ++st.pixel_errors;
+                    return p_one >= 0.5f;
+                }
+                const uint32_t f1 = binary_frequency(p_one);
+                if (one) enc.put(0, f1);
+                else enc.put(f1, kScale - f1);
+                const double p1 = std::clamp(double(p_one), 1e-30, 1.0 - 1e-7);
+                st.ideal_bits -= std::log2(one ? p1 : 1.0 - p1);
+                return one;
+            });
+            bar.update(first + n, n);
+            continue;
+        }
         Tensor probs = pixel_probs(m, codes);
         const float* pp = probs.data<float>();
-        const float* xp = x.data<float>();
         for (int64_t j = 0; j < n * H * W; ++j) {
             bool one = xp[j] >= 0.5f;
             if (lossless) {
@@ -158,9 +189,17 @@ Decoded decompress(Models& m, const std::string& file, const std::string& name, 
                 }
                 prior.set(r, c, codes.select(2, c).select(1, r).contiguous());
             }
+            float* o = out + first * H * W;
+            if (m.vqvae->decoder.autoregressive()) {
+                const Tensor decoded = ar_pixels(m, codes, [&](int64_t, int64_t, float p_one) {
+                    return d.lossless ? dec.binary(binary_frequency(p_one)) : p_one >= 0.5f;
+                });
+                std::copy(decoded.data<float>(), decoded.data<float>() + n * H * W, o);
+                bar.update(first + n, n);
+                continue;
+            }
             Tensor probs = pixel_probs(m, codes);
             const float* pp = probs.data<float>();
-            float* o = out + first * H * W;
             for (int64_t j = 0; j < n * H * W; ++j)
                 o[j] = d.lossless ? (dec.binary(binary_frequency(pp[j])) ? 1.0f : 0.0f) : (pp[j] >= 0.5f ? 1.0f : 0.0f);
             bar.update(first + n, n);

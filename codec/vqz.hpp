@@ -11,7 +11,10 @@
 // byte of the file (8) -- 31 bytes -- then one rANS stream. A PNG kind holds
 // exactly one image. Decode order, per chunk of kChunk images: code
 // positions in raster order (all images of the chunk at each position),
-// then each image's pixels.
+// then each image's pixels; with the autoregressive decoder, pixels in
+// raster order with all images of the chunk at each position, each under its
+// conditional given the pixels before it (lossy mode decodes greedily: the
+// likelier value at each position, fed back).
 // Both sides compute the prior's conditionals with IncrementalPixelCNN (one
 // position at a time, in the same order) and on one thread (OneThread in
 // codec/bytes.hpp), so their floats agree bit for bit.

@@ -1,8 +1,12 @@
 #include "models/ar_decoder.hpp"
 
+#include <cmath>
+
 #include <stdexcept>
 #include <string>
 #include <tuple>
+
+#include "models/pixelcnn_incremental.hpp"
 
 namespace vq::models {
 
@@ -60,23 +64,38 @@ ag::Var AutoregressiveHead::masked_stack(const ag::Var& gate_bias, const ag::Var
     return ag::add(output.forward(x_h), rows(skip_logits));
 }
 
-// Plain on purpose: each of the H * W steps reruns the masked stack, the
-// training forward, over rows 0..r (exact: no later row reaches row r), so
-// sampling needs no second implementation of the layers.
-Tensor AutoregressiveHead::sample(const Tensor& features, Generator& gen) const {
+// features: [B, F, S, S] -> binary f32 [B, 1, S, S]
+Tensor AutoregressiveHead::raster_scan(const Tensor& features, const PixelChooser& choose) const {
     ag::NoGradGuard no_grad;
-    const int64_t B = features.size(0), H = features.size(2), W = features.size(3);
-    Tensor x = Tensor::zeros({B, 1, H, W}, DType::F32, features.device());
     auto [gate_bias, skip_logits] = from_features(ag::Var(features));
-    for (int64_t r = 0; r < H; ++r)
-        for (int64_t c = 0; c < W; ++c) {
-            Tensor rows = x.narrow(2, 0, r + 1).contiguous();                                 // [B, 1, r + 1, W]
-            Tensor p = sigmoid(masked_stack(gate_bias, skip_logits, rows).value().select(3, c).select(2, r));  // [B, 1]
-            Tensor u = rand_uniform({B, 1}, 0.0, 1.0, gen, DType::F32, features.device());
-            Tensor pixel = x.select(3, c).select(2, r);
-            pixel.copy_from(lt(u, p).to(DType::F32));
+    IncrementalPixelCNN stack(*this, gate_bias.value(), skip_logits.value());
+    const int64_t B = features.size(0), S = stack.side();
+    Tensor x = Tensor::zeros({B, 1, S, S});
+    float* xp = x.data<float>();
+    std::vector<float> p_one(size_t(B), 0.0f), pixels(size_t(B), 0.0f);
+    Tensor symbols = Tensor::empty({B}, DType::I64);
+    int64_t* sp = symbols.data<int64_t>();
+    for (int64_t r = 0; r < S; ++r)
+        for (int64_t c = 0; c < S; ++c) {
+            const int64_t pos = r * S + c;
+            const Tensor logits = stack.logits(r, c).to(Device::cpu()).contiguous();  // [B, 1]
+            const float* lp = logits.data<float>();
+            for (int64_t i = 0; i < B; ++i) p_one[size_t(i)] = float(1.0 / (1.0 + std::exp(-double(lp[i]))));
+            choose(pos, p_one.data(), pixels.data());
+            for (int64_t i = 0; i < B; ++i) {
+                const bool one = pixels[size_t(i)] >= 0.5f;
+                xp[i * S * S + pos] = one ? 1.0f : 0.0f;
+                sp[i] = one ? 1 : 0;
+            }
+            stack.set(r, c, symbols);
         }
-    return x;
+    return x.to(features.device());
+}
+
+Tensor AutoregressiveHead::sample(const Tensor& features, Generator& gen) const {
+    return raster_scan(features, [&](int64_t, const float* p_one, float* pixels) {
+        for (int64_t i = 0; i < features.size(0); ++i) pixels[i] = gen.uniform() < double(p_one[i]) ? 1.0f : 0.0f;
+    });
 }
 
 }  // namespace vq::models

@@ -8,6 +8,8 @@
 // the sum of the conditionals is still an exact log-likelihood.
 #pragma once
 
+#include <functional>
+
 #include "models/pixelcnn.hpp"
 
 namespace vq::models {
@@ -36,9 +38,18 @@ public:
     // h <= H: the first h rows) -> logits [B, 1, h, W].
     std::pair<ag::Var, ag::Var> from_features(const ag::Var& features) const;
     ag::Var masked_stack(const ag::Var& gate_bias, const ag::Var& skip_logits, const Tensor& x) const;
-    // Ancestral sampling in raster order: one forward of the masked stack per
-    // pixel (the features are computed once). features: [B, F, 28, 28] ->
-    // binary f32 [B, 1, 28, 28]
+    // The pixels of B images in raster order, all B at each position,
+    // through the incremental masked stack (models/pixelcnn_incremental.hpp):
+    // choose(pos, p_one, pixels) reads each image's probability that pixel
+    // pos is 1 and writes its value, 0 or 1 -- a sample, the pixel an
+    // encoder codes, or the one a decoder decodes -- and the stack moves on
+    // with it. Both sides of a codec compute the same floats this way.
+    // features: [B, F, S, S] -> binary f32 [B, 1, S, S] on the CPU
+    using PixelChooser = std::function<void(int64_t pos, const float* p_one, float* pixels)>;
+    Tensor raster_scan(const Tensor& features, const PixelChooser& choose) const;
+    // Ancestral sampling in raster order through raster_scan, one
+    // gen.uniform() per image and pixel, position-major.
+    // features: [B, F, 28, 28] -> binary f32 [B, 1, 28, 28]
     Tensor sample(const Tensor& features, Generator& gen) const;
 
     DecoderConfig config;

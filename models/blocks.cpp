@@ -1,5 +1,7 @@
 #include "models/blocks.hpp"
 
+#include <stdexcept>
+
 namespace vq::models {
 
 EncoderTrunk::EncoderTrunk(Generator& gen)
@@ -50,6 +52,12 @@ Tensor DecoderTail::sample(const ag::Var& h, Generator& gen) const {
     if (head) return head->sample(y, gen);
     Tensor u = rand_uniform(y.shape(), 0.0, 1.0, gen, DType::F32, y.device());
     return lt(u, sigmoid(y)).to(DType::F32);
+}
+
+Tensor DecoderTail::raster_scan(const ag::Var& h, const AutoregressiveHead::PixelChooser& choose) const {
+    if (!head) throw std::logic_error("DecoderTail::raster_scan: the plain decoder's pixels are independent; use logits");
+    ag::NoGradGuard no_grad;
+    return head->raster_scan(upsample(h).value(), choose);
 }
 
 ag::Var bernoulli_nll_per_image(const ag::Var& logits, const Tensor& x) {

@@ -32,6 +32,10 @@ public:
     ag::Var logits(const ag::Var& h, const Tensor& x) const;
     // Binary images drawn from the decoder: f32 [B, 1, 28, 28]
     Tensor sample(const ag::Var& h, Generator& gen) const;
+    // The autoregressive decoder only: its pixels in raster order
+    // (AutoregressiveHead::raster_scan), for the codecs and greedy decoding.
+    // h: [B, 128, 7, 7] -> binary f32 [B, 1, 28, 28] on the CPU
+    Tensor raster_scan(const ag::Var& h, const AutoregressiveHead::PixelChooser& choose) const;
     bool autoregressive() const { return config.autoregressive; }
 
     DecoderConfig config;

@@ -35,14 +35,48 @@ void gemm_xwt(const Tensor& x, const Tensor& w, Tensor& y) {
 }  // namespace
 
 IncrementalPixelCNN::IncrementalPixelCNN(const GatedPixelCNN& model, int64_t n, int64_t side)
-    : model_(model), n_(n), S_(side), C_(model.config.channels), K_(model.config.num_codes),
+    : layers_(model.layers), C_(model.config.channels), K_in_(model.config.num_codes), K_out_(model.config.num_codes),
       device_(model.output.weight.device()) {
+    if (model.output.weight.value().dtype() != DType::F32)
+        throw std::invalid_argument("IncrementalPixelCNN: expected an f32 model");
+    table_ = model.embedding.weight.value();       // [K, C]
+    out_w_ = matrix_of(model.output.weight.value());  // [K, C]
+    out_b_ = model.output.bias.value();
+    prepare(n, side);
+}
+
+// A pixel's input is the 1x1 conv of its value, w x + b: the table's rows
+// are its values at x = 0 and x = 1.
+IncrementalPixelCNN::IncrementalPixelCNN(const AutoregressiveHead& head, const Tensor& gate_bias, const Tensor& skip_logits)
+    : layers_(head.layers), C_(head.config.channels), K_in_(2), K_out_(1), device_(head.output.weight.device()) {
+    const int64_t L = int64_t(head.layers.size()), C2 = 2 * C_;
+    if (gate_bias.dim() != 4 || gate_bias.size(1) != L * C2 || gate_bias.size(2) != gate_bias.size(3) ||
+        skip_logits.shape() != Shape{gate_bias.size(0), 1, gate_bias.size(2), gate_bias.size(3)})
+        throw std::invalid_argument("IncrementalPixelCNN: expected a square condition [n, " + std::to_string(L * C2) +
+                                    ", S, S] and skip logits [n, 1, S, S], got " + gate_bias.shape_str() + " and " +
+                                    skip_logits.shape_str());
+    if (head.output.weight.value().dtype() != DType::F32)
+        throw std::invalid_argument("IncrementalPixelCNN: expected an f32 model");
+    const int64_t n = gate_bias.size(0), S = gate_bias.size(2);
+    const Tensor w = head.input.weight.value().reshape({C_}), b = head.input.bias.value();  // [C, 1, 1, 1], [C]
+    table_ = Tensor::empty({2, C_}, DType::F32, device_);
+    table_.select(0, 0).copy_from(b);
+    table_.select(0, 1).copy_from(add(w, b));
+    out_w_ = matrix_of(head.output.weight.value());  // [1, C]
+    out_b_ = head.output.bias.value();
+    cond_maps_ = gate_bias.to(device_).contiguous();
+    cond_at_ = cond_maps_.reshape({n, L * C2, S * S}).permute({2, 0, 1}).contiguous();  // [S * S, n, L * 2C]
+    skip_at_ = skip_logits.to(device_).reshape({n, S * S}).t().contiguous().reshape({S * S, n, 1});
+    prepare(n, S);
+}
+
+void IncrementalPixelCNN::prepare(int64_t n, int64_t side) {
     if (n < 1) throw std::invalid_argument("IncrementalPixelCNN: need at least one map, got " + std::to_string(n));
     if (side < 1 || side > 4096)
         throw std::invalid_argument("IncrementalPixelCNN: the side must be in 1..4096, got " + std::to_string(side));
-    if (model.output.weight.value().dtype() != DType::F32)
-        throw std::invalid_argument("IncrementalPixelCNN: expected an f32 model");
-    for (const auto& layer : model.layers) {
+    n_ = n;
+    S_ = side;
+    for (const auto& layer : layers_) {
         Tensor wv = layer->vert.weight.value().clone();  // [2C, C, 2, 3]
         Tensor wh = layer->horiz.weight.value();         // [2C, C, 1, 2]
         if (layer->mask_a) {  // the position itself is hidden: last kernel row / column zero
@@ -55,8 +89,7 @@ IncrementalPixelCNN::IncrementalPixelCNN(const GatedPixelCNN& model, int64_t n, 
         v2h_w_.push_back(matrix_of(layer->vert_to_horiz.weight.value()));  // [2C, 2C]
         resid_w_.push_back(matrix_of(layer->horiz_resid.weight.value()));  // [C, C]
     }
-    out_w_ = matrix_of(model.output.weight.value());  // [K, C]
-    const size_t L = model.layers.size();
+    const size_t L = layers_.size();
     for (size_t l = 0; l < L; ++l) {
         xv_.push_back(Tensor::zeros({n, C_, 2, S_}, DType::F32, device_));
         v_row_.push_back(Tensor::zeros({S_, n, 2 * C_}, DType::F32, device_));
@@ -67,7 +100,7 @@ IncrementalPixelCNN::IncrementalPixelCNN(const GatedPixelCNN& model, int64_t n, 
     a_ = Tensor::empty({n, 2 * C_}, DType::F32, device_);
     g_ = Tensor::empty({n, C_}, DType::F32, device_);
     a_t_ = Tensor::empty({1, 2 * C_, n}, DType::F32, device_);
-    logits_ = Tensor::empty({n, K_}, DType::F32, device_);
+    logits_ = Tensor::empty({n, K_out_}, DType::F32, device_);
 }
 
 // Row r of every layer's vertical stack, from rows r-1 and r of its input:
@@ -76,7 +109,7 @@ IncrementalPixelCNN::IncrementalPixelCNN(const GatedPixelCNN& model, int64_t n, 
 // fills it in during the row.
 void IncrementalPixelCNN::start_row(int64_t r) {
     const Conv2dParams rows_only{1, 1, 0, 1};  // the two input rows are given; pad the columns only
-    const size_t L = model_.layers.size();
+    const size_t L = layers_.size();
     auto shift_up = [](Tensor& two_rows) {  // row r-1 <- row r
         Tensor older = two_rows.narrow(2, 0, 1);
         older.copy_from(two_rows.narrow(2, 1, 1));
@@ -85,7 +118,8 @@ void IncrementalPixelCNN::start_row(int64_t r) {
     Tensor unknown = xv_[0].narrow(2, 1, 1);
     fill_(unknown, 0.0);
     for (size_t l = 0; l < L; ++l) {
-        Tensor v = conv2d(xv_[l], vert_w_[l], model_.layers[l]->vert.bias.value(), rows_only);  // [n, 2C, 1, S]
+        Tensor v = conv2d(xv_[l], vert_w_[l], layers_[l]->vert.bias.value(), rows_only);  // [n, 2C, 1, S]
+        if (cond_maps_.defined()) add_(v, cond_maps_.narrow(1, int64_t(l) * 2 * C_, 2 * C_).narrow(2, r, 1));
         if (device_.is_cuda()) {
             v_row_[l].copy_from(v.select(2, 0).permute({2, 0, 1}));  // [S, n, 2C]
         } else {  // the same copy, one image's [2C, S] block (in L1) at a time
@@ -144,8 +178,9 @@ Tensor IncrementalPixelCNN::logits(int64_t r, int64_t c) {
     // Each step below is the kernel call of the composed form (the same
     // operands, in the same order) so that the floats stay those of
     // x w^T + b, (.) + h, gate(.), ... computed with fresh tensors.
-    for (size_t l = 0; l < model_.layers.size(); ++l) {
-        const GatedLayer& layer = *model_.layers[l];
+    const int64_t at = r * S_ + c;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        const GatedLayer& layer = *layers_[l];
         const Tensor x_prev = xh_[l].select(0, c);      // x_h^l at (r, c-1): [n, C]
         const Tensor x_here = xh_[l].select(0, c + 1);  // x_h^l at (r, c): [n, C]
         // h = horiz(x_h) at (r, c): [n, 2C]
@@ -155,6 +190,7 @@ Tensor IncrementalPixelCNN::logits(int64_t r, int64_t c) {
             gemm_xwt(x_here, horiz_here_[l], h_here_);
             add_(h_, h_here_);
         }
+        if (cond_at_.defined()) add_(h_, cond_at_.select(0, at).narrow(1, int64_t(l) * 2 * C_, 2 * C_));
         // a = vert_to_horiz(v) + h at (r, c): [n, 2C]; g = gate(a): [n, C]
         gemm_xwt(v_row_[l].select(0, c), v2h_w_[l], a_);
         if (device_.is_cuda()) {
@@ -170,8 +206,9 @@ Tensor IncrementalPixelCNN::logits(int64_t r, int64_t c) {
         add_(out, layer.horiz_resid.bias.value());
         if (layer.residual) add_(out, x_here);
     }
-    gemm_xwt(xh_.back().select(0, c + 1), out_w_, logits_);  // [n, K]
-    add_(logits_, model_.output.bias.value());
+    gemm_xwt(xh_.back().select(0, c + 1), out_w_, logits_);  // [n, K_out]
+    add_(logits_, out_b_);
+    if (skip_at_.defined()) add_(logits_, skip_at_.select(0, at));
     return logits_;
 }
 
@@ -184,7 +221,7 @@ void IncrementalPixelCNN::set(int64_t r, int64_t c, const Tensor& symbols) {
                                     symbols.shape_str() + " " + dtype_name(symbols.dtype()));
     if (row_ != r) start_row(r);  // a row given whole still needs its vertical stack below
     if (computed_ != next_) skipped_row_ = r;
-    const Tensor& emb = model_.embedding.weight.value();  // [K, C]
+    const Tensor& emb = table_;  // [K_in, C]
     if (device_.is_cuda()) {
         Tensor e = index_select(emb, 0, symbols.to(device_));  // [n, C]
         xv_[0].select(3, c).select(2, 1).copy_from(e);
@@ -198,9 +235,9 @@ void IncrementalPixelCNN::set(int64_t r, int64_t c, const Tensor& symbols) {
         float* xv = xv_[0].data<float>();        // [n, C, 2, S]
         float* xh = xh_[0].data<float>() + (c + 1) * n_ * C_;  // [n, C]
         for (int64_t i = 0; i < n_; ++i) {
-            if (sp[i] < 0 || sp[i] >= K_)
+            if (sp[i] < 0 || sp[i] >= K_in_)
                 throw std::invalid_argument("IncrementalPixelCNN: symbol " + std::to_string(sp[i]) + " of map " +
-                                            std::to_string(i) + " is outside 0.." + std::to_string(K_ - 1));
+                                            std::to_string(i) + " is outside 0.." + std::to_string(K_in_ - 1));
             const float* e = ep + sp[i] * C_;
             for (int64_t ch = 0; ch < C_; ++ch) {
                 xv[((i * C_ + ch) * 2 + 1) * S_ + c] = e[ch];

@@ -1,6 +1,7 @@
 // The Gated PixelCNN evaluated one position at a time, for decoding and
-// sampling: the 7x7 prior over VQ-VAE codes and the 28x28 pixel model alike
-// (the side is a constructor argument).
+// sampling: the 7x7 prior over VQ-VAE codes, the 28x28 pixel model, and the
+// masked stack of the autoregressive decoder (models/ar_decoder.hpp), whose
+// gates also add a per-position condition computed once from the latent.
 //
 // Sampling or decoding symbols in raster order needs the logits at (r, c)
 // given the symbols before it. Running the whole network on the map at each
@@ -29,6 +30,7 @@
 // position is left: the gate's output (see gate_on_cpu).
 #pragma once
 
+#include "models/ar_decoder.hpp"
 #include "models/pixelcnn.hpp"
 
 namespace vq::models {
@@ -37,6 +39,11 @@ class IncrementalPixelCNN {
 public:
     // n maps of side x side decoded together (a batch), on the model's device.
     IncrementalPixelCNN(const GatedPixelCNN& model, int64_t n, int64_t side = GatedPixelCNN::kSide);
+    // The autoregressive decoder's masked stack over n images, conditioned on
+    // what AutoregressiveHead::from_features gave: gate_bias [n, L * 2C, S, S]
+    // and skip_logits [n, 1, S, S]. Symbols are the pixels (0 or 1); the
+    // logits [n, 1] are each pixel's logit of being 1.
+    IncrementalPixelCNN(const AutoregressiveHead& head, const Tensor& gate_bias, const Tensor& skip_logits);
     // Logits [n, K] (on the model's device) at (r, c). Every position before
     // (r, c) in raster order must have been given to set(). The tensor is
     // this object's buffer: the next call overwrites it.
@@ -50,14 +57,21 @@ public:
     int64_t side() const { return S_; }
 
 private:
+    void prepare(int64_t n, int64_t side);
     void start_row(int64_t r);
     void gate_on_cpu(const Tensor& bias);
-    const GatedPixelCNN& model_;
-    int64_t n_, S_, C_, K_, next_ = 0, row_ = -1, skipped_row_ = -1, computed_ = -1;
+    const std::vector<std::unique_ptr<GatedLayer>>& layers_;
+    int64_t n_, S_, C_, K_in_, K_out_, next_ = 0, row_ = -1, skipped_row_ = -1, computed_ = -1;
     Device device_;
     // Per layer: the masked vertical kernel, and the 1x1 weights as [out, in] matrices
     std::vector<Tensor> vert_w_, horiz_prev_, horiz_here_, v2h_w_, resid_w_;
-    Tensor out_w_;
+    // symbol -> layer 0's input: [K_in, C]; the output's weight [K_out, C] and bias [K_out]
+    Tensor table_, out_w_, out_b_;
+    // The condition (the autoregressive decoder only): every layer's gate
+    // bias as given [n, L * 2C, S, S] (the vertical stack adds a row at a
+    // time) and by position [S * S, n, L * 2C] (the horizontal stack adds one
+    // position at a time); the skip path's logits by position [S * S, n, 1].
+    Tensor cond_maps_, cond_at_, skip_at_;
     // x_v inputs of each layer, rows r-1 and r: [n, C, 2, S]
     std::vector<Tensor> xv_;
     // x_h inputs of layers 0..L (L: the output's input), row r: [S + 1, n, C];
@@ -66,7 +80,7 @@ private:
     // the vertical stack's pre-gate output of row r, per layer: [S, n, 2C]
     std::vector<Tensor> v_row_;
     // scratch of one position: [n, 2C] x 3, the gate [n, C], a transposed
-    // [1, 2C, n] and the logits [n, K]
+    // [1, 2C, n] and the logits [n, K_out]
     Tensor h_, h_here_, a_, g_, a_t_, logits_;
 };
 

@@ -189,4 +189,9 @@ Tensor VQVAE::decode_sample(const Tensor& codes, Generator& gen) const {
     return decoder.sample(decoder.conv1.forward(ag::Var(quantizer.lookup(codes))), gen);
 }
 
+Tensor VQVAE::decode_raster(const Tensor& codes, const AutoregressiveHead::PixelChooser& choose) const {
+    ag::NoGradGuard no_grad;
+    return decoder.raster_scan(decoder.conv1.forward(ag::Var(quantizer.lookup(codes))), choose);
+}
+
 }  // namespace vq::models

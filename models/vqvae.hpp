@@ -103,6 +103,9 @@ public:
     Tensor decode_logits(const Tensor& codes) const;
     // codes -> binary images drawn from the decoder, f32 [B, 1, 28, 28]
     Tensor decode_sample(const Tensor& codes, Generator& gen) const;
+    // codes -> the autoregressive decoder's pixels in raster order, chosen
+    // by `choose` (DecoderTail::raster_scan): f32 [B, 1, 28, 28] on the CPU
+    Tensor decode_raster(const Tensor& codes, const AutoregressiveHead::PixelChooser& choose) const;
 
     VQVAEConfig config;
     VQEncoder encoder;

@@ -166,6 +166,38 @@ TEST_CASE("the .vqz codec is exact in lossless mode and reports its ideal size")
     CHECK(rebits.to_vector() == in.bits.to_vector());
 }
 
+TEST_CASE("the .vqz codec under the autoregressive decoder: lossless is exact within 1% of its bound, lossy is the greedy decode") {
+    Generator gen(14);
+    models::VQVAEConfig config;
+    config.num_codes = 8;
+    config.decoder = {true, 2, 8};
+    models::VQVAE vqvae(gen, config);
+    models::GatedPixelCNN prior(gen, {8, 8, 2});
+    std::string dir = test_dir("codec", "ar_models", true);
+    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
+    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
+    codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
+    REQUIRE(m.vqvae->decoder.autoregressive());
+    codec::BinaryImages in = codec::read_binary_images(data::kDefaultDataDir, 5);
+    codec::Stats st;
+    std::string file = codec::compress(m, in.bits, true, codec::InputKind::IdxDirectory, &st);
+    CHECK(8.0 * double(file.size()) <= st.ideal_bits * 1.01 + 8.0 * (codec::kHeaderBytes + 4));
+    CHECK(8.0 * double(file.size()) >= st.ideal_bits);
+    codec::Decoded d = codec::decompress(m, file, "ar.vqz");
+    CHECK(d.lossless);
+    CHECK(d.bits.to_vector() == in.bits.to_vector());
+    // lossy: each pixel is the likelier value given the ones before it
+    std::string lossy = codec::compress(m, in.bits, false, codec::InputKind::IdxDirectory, &st);
+    CHECK(lossy.size() < file.size());
+    codec::Decoded dl = codec::decompress(m, lossy, "l.vqz");
+    CHECK_FALSE(dl.lossless);
+    ag::NoGradGuard no_grad;
+    Tensor codes = vqvae.encode(in.bits);
+    Tensor logits = vqvae.decoder.forward(ag::Var(vqvae.quantizer.lookup(codes)), dl.bits).value();  // teacher-forced on the decode
+    CHECK(ge(logits, Tensor::scalar(0.0)).to(DType::F32).to_vector() == dl.bits.to_vector());
+    CHECK(st.pixel_errors == int64_t(sum(abs(sub(dl.bits, in.bits))).item()));
+}
+
 TEST_CASE("the codec refuses other models, damaged files and wrong inputs") {
     Generator gen(5);
     models::VQVAE vqvae(gen);
