@@ -1,6 +1,6 @@
 // Finding and opening a backend module (a shared library opened with dlopen
 // on first use, so that runs which never need it never load it): the CUDA
-// kernels (cuda/loader.cpp) and the NCCL engine (dist/nccl.cpp).
+// kernels (cuda/loader.cpp) and the NCCL engine (distributed/nccl.cpp).
 #pragma once
 
 #include <functional>

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "data/loader.hpp"
-#include "dist/communicator.hpp"
+#include "distributed/communicator.hpp"
 #include "nn/module.hpp"
 #include "tensor/random.hpp"
 
@@ -52,7 +52,7 @@ struct TrainOptions {
     // images (0: none); gradients and EMA statistics are summed over all the
     // parts before one update.
     int64_t micro_batch = 0;
-    std::string dist_engine = "auto";  // auto | mpi | nccl (dist/communicator.hpp)
+    std::string dist_engine = "auto";  // auto | mpi | nccl (distributed/communicator.hpp)
     int64_t world_size = 1;        // set by train(): the job's ranks (not saved in config.json)
     // Architecture (models/presets.hpp names the tuned configurations)
     std::string preset;            // "" (the reference) or a preset's name
@@ -84,7 +84,7 @@ public:
     virtual Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) = 0;
     // After every part of a step, on every rank: sums what after_step needs
     // over all of them (the VQ-VAE's EMA statistics and restart candidates).
-    virtual void reduce_step(dist::Communicator&) {}
+    virtual void reduce_step(distributed::Communicator&) {}
     // Runs after the optimizer step and reduce_step (the VQ-VAE's EMA codebook update).
     virtual void after_step(Generator&) {}
     // Epoch summary (e.g. codes used this epoch); resets the epoch counters.

@@ -41,7 +41,7 @@ public:
     double default_lr() const override { return 2e-4; }
     data::BatchSource train_batches(int64_t batch_size, uint64_t seed) override;
     Stats forward_backward(const Tensor& part, Generator& gen, double loss_scale) override;
-    void reduce_step(dist::Communicator& comm) override;
+    void reduce_step(distributed::Communicator& comm) override;
     void after_step(Generator& gen) override;
     Stats end_epoch() override;
     Stats evaluate(int64_t limit) override;

@@ -94,7 +94,7 @@ struct StepSplit {
     int64_t chunks = 1, parts = 1;
 };
 
-StepSplit plan_split(const TrainOptions& o, const dist::Communicator& comm) {
+StepSplit plan_split(const TrainOptions& o, const distributed::Communicator& comm) {
     StepSplit s{comm.rank(), comm.world_size(), 1, 1};
     if (o.batch % s.world != 0)
         throw std::invalid_argument(fmt::format("--batch {} does not split evenly over {} ranks: use a multiple of {}",
@@ -146,7 +146,7 @@ Tensor grad_or_zeros(const ag::Var& p) {
 }
 
 // Sums every parameter's gradient over the ranks, as one flat buffer.
-void all_reduce_gradients(const optim::Optimizer& opt, dist::Communicator& comm) {
+void all_reduce_gradients(const optim::Optimizer& opt, distributed::Communicator& comm) {
     int64_t total = 0;
     for (auto& [name, p] : opt.params()) total += p.value().numel();
     if (total == 0) return;
@@ -209,7 +209,7 @@ Stats forward_backward_parts(TrainTask& task, optim::Optimizer& opt, const Tenso
 
 // Sums the stats over the ranks, and with them whether any rank was
 // interrupted, so that every rank stops at the same step.
-void all_reduce_stats(Stats& s, dist::Communicator& comm) {
+void all_reduce_stats(Stats& s, distributed::Communicator& comm) {
     std::vector<double> shared;
     for (auto& [name, v] : s) shared.push_back(v);
     shared.push_back(g_interrupted ? 1.0 : 0.0);
@@ -234,7 +234,7 @@ int64_t state_hash(const nn::Module& model, const TrainTask& task) {
     return int64_t(h);
 }
 
-void check_ranks_agree(const nn::Module& model, const TrainTask& task, dist::Communicator& comm, int64_t step) {
+void check_ranks_agree(const nn::Module& model, const TrainTask& task, distributed::Communicator& comm, int64_t step) {
     Tensor mine = Tensor::from_vector(std::vector<int64_t>{state_hash(model, task)}, {1});
     std::vector<int64_t> all = comm.all_gather(mine).to_ints();
     for (size_t r = 1; r < all.size(); ++r)
@@ -247,7 +247,7 @@ void check_ranks_agree(const nn::Module& model, const TrainTask& task, dist::Com
 // Steps between the consistency checks of a distributed run (and one at the end).
 constexpr int64_t kCheckEvery = 200;
 
-int train_ranks(TrainOptions o, bool resume, dist::Communicator& comm, Device device) {
+int train_ranks(TrainOptions o, bool resume, distributed::Communicator& comm, Device device) {
     const StepSplit split = plan_split(o, comm);
     const bool lead = comm.rank() == 0;  // rank 0 alone prints and writes
     o.world_size = comm.world_size();
@@ -421,7 +421,7 @@ int train(TrainOptions o, bool resume) {
     if (!std::isfinite(o.lr) || o.lr < 0) throw std::invalid_argument(fmt::format("--lr must be a finite number > 0, got {}", o.lr));
     if (o.threads > 0) blas::set_threads(int(o.threads));
     Device device = Device::parse(o.device);
-    std::unique_ptr<dist::Communicator> comm = dist::connect(device, o.dist_engine);
+    std::unique_ptr<distributed::Communicator> comm = distributed::connect(device, o.dist_engine);
     try {
         return train_ranks(o, resume, *comm, device);
     } catch (const std::exception& e) {

@@ -80,7 +80,7 @@ Stats VQVAETask::forward_backward(const Tensor& part, Generator&, double loss_sc
     return s;
 }
 
-void VQVAETask::reduce_step(dist::Communicator& comm) {
+void VQVAETask::reduce_step(distributed::Communicator& comm) {
     comm.all_reduce_sum(step_stats_);
     step_candidates_ = comm.all_gather(concat_rows(step_z_e_));
     step_z_e_.clear();

@@ -11,7 +11,7 @@
 #include "codec/io.hpp"
 #include "data/png.hpp"
 #include "data/idx.hpp"
-#include "dist/communicator.hpp"
+#include "distributed/communicator.hpp"
 #include "io/files.hpp"
 #include "models/checkpoint.hpp"
 #include "models/pixelcnn.hpp"
@@ -398,7 +398,7 @@ TEST_CASE("weights or a loss that turn non-finite stop training at that step and
 // another's files. Only a build without MPI can show this (the sanitizer build
 // of the test command is configured -Dmpi=disabled); in an MPI build the same
 // environment means a real launch, so there the case is skipped.
-TEST_CASE("a build without MPI refuses to run as one rank of several" * doctest::skip(dist::built_with_mpi())) {
+TEST_CASE("a build without MPI refuses to run as one rank of several" * doctest::skip(distributed::built_with_mpi())) {
     const std::string dir = test_dir("bad_inputs", "no_mpi", true);
     ProcessResult r = run_tool("/usr/bin/env", {"OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=1", tool("train"),
                                                 "--model", "vqvae", "--steps", "1", "--out", dir + "/run"});

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
         return vq::models::train(o, false);
     } catch (const std::exception& e) {
         fmt::print(stderr, "\ntrain: error: {}\n", e.what());
-        vq::dist::abort_job_if_distributed(1);  // under mpirun: end every rank, never leave one waiting
+        vq::distributed::abort_job_if_distributed(1);  // under mpirun: end every rank, never leave one waiting
         return 1;
     }
 }

@@ -10,20 +10,20 @@
 
 #include "cuda/backend.hpp"
 #include "cuda/module_loader.hpp"
-#include "dist/mpi_engine.hpp"
-#include "dist/nccl_module_api.hpp"
+#include "distributed/mpi_engine.hpp"
+#include "distributed/nccl_module_api.hpp"
 
-namespace vq::dist {
+namespace vq::distributed {
 
 namespace {
 
-// $VQ_NCCL_MODULE, then the build tree (<exe>/../dist/), then the install.
+// $VQ_NCCL_MODULE, then the build tree (<exe>/../distributed/), then the install.
 const NcclModuleApi& nccl_module() {
     static const NcclModuleApi* api = [] {
         using Entry = const NcclModuleApi* (*)();
         std::string tried;
         void* entry = cuda::open_module_entry(
-            {"libvqnccl.so", "VQ_NCCL_MODULE", "dist", VQ_NCCL_MODULE_INSTALLED, "vq_nccl_module_api"},
+            {"libvqnccl.so", "VQ_NCCL_MODULE", "distributed", VQ_NCCL_MODULE_INSTALLED, "vq_nccl_module_api"},
             [](void* e) { return reinterpret_cast<Entry>(e)()->version == kNcclModuleApiVersion; }, tried);
         if (!entry) throw std::runtime_error("the NCCL engine (libvqnccl.so) could not be loaded; tried:" + tried);
         return reinterpret_cast<Entry>(entry)();
@@ -87,4 +87,4 @@ private:
 
 std::unique_ptr<Communicator> make_nccl_communicator() { return std::make_unique<NcclCommunicator>(); }
 
-}  // namespace vq::dist
+}  // namespace vq::distributed

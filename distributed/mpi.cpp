@@ -7,10 +7,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "dist/mpi_engine.hpp"
+#include "distributed/mpi_engine.hpp"
 #include "tensor/ops.hpp"
 
-namespace vq::dist {
+namespace vq::distributed {
 
 namespace {
 
@@ -103,4 +103,4 @@ void abort_job_if_distributed(int code) {
     if (world > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-}  // namespace vq::dist
+}  // namespace vq::distributed

@@ -1,11 +1,11 @@
 // NCCL lives in a module (libvqnccl.so), opened only when the NCCL engine is
 // chosen, so that no other run loads libnccl. The module works on raw device
-// pointers on the default stream; dist/nccl.cpp wraps it in a Communicator.
+// pointers on the default stream; distributed/nccl.cpp wraps it in a Communicator.
 #pragma once
 
 #include <cstddef>
 
-namespace vq::dist {
+namespace vq::distributed {
 
 enum class NcclType { F32, F64, I64 };
 
@@ -23,6 +23,6 @@ struct NcclModuleApi {
     const char* (*broadcast)(void* comm, void* data, size_t count, NcclType type, int root);
 };
 
-}  // namespace vq::dist
+}  // namespace vq::distributed
 
-extern "C" const vq::dist::NcclModuleApi* vq_nccl_module_api();
+extern "C" const vq::distributed::NcclModuleApi* vq_nccl_module_api();

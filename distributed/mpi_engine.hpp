@@ -2,9 +2,9 @@
 // the launch and for CPU tensors).
 #pragma once
 
-#include "dist/engines.hpp"
+#include "distributed/engines.hpp"
 
-namespace vq::dist {
+namespace vq::distributed {
 
 class MpiCommunicator : public Communicator {
 public:
@@ -25,4 +25,4 @@ protected:
     int rank_ = 0, world_ = 1;
 };
 
-}  // namespace vq::dist
+}  // namespace vq::distributed

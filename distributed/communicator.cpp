@@ -1,13 +1,13 @@
 // The single-process engine, the launch environment, and the choice of engine.
-#include "dist/communicator.hpp"
+#include "distributed/communicator.hpp"
 
 #include <cstdlib>
 #include <stdexcept>
 
 #include "cuda/backend.hpp"
-#include "dist/engines.hpp"
+#include "distributed/engines.hpp"
 
-namespace vq::dist {
+namespace vq::distributed {
 
 namespace {
 
@@ -86,4 +86,4 @@ std::unique_ptr<Communicator> connect(Device device, const std::string& engine) 
     return nccl ? make_nccl_communicator() : make_mpi_communicator();
 }
 
-}  // namespace vq::dist
+}  // namespace vq::distributed

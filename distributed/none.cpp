@@ -2,9 +2,9 @@
 // never calls these there, but they keep the link complete and say why.
 #include <stdexcept>
 
-#include "dist/engines.hpp"
+#include "distributed/engines.hpp"
 
-namespace vq::dist {
+namespace vq::distributed {
 
 std::unique_ptr<Communicator> make_mpi_communicator() {
     throw std::runtime_error("this build has no MPI: install libopenmpi-dev and reconfigure with -Dmpi=enabled");
@@ -16,4 +16,4 @@ std::unique_ptr<Communicator> make_nccl_communicator() {
 
 void abort_job_if_distributed(int) {}
 
-}  // namespace vq::dist
+}  // namespace vq::distributed

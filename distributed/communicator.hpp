@@ -6,7 +6,7 @@
 //   - NCCL (-Dnccl, with CUDA and MPI): CUDA tensors reduced on the GPUs,
 //     MPI only to start the ranks and broadcast NCCL's id from rank 0.
 // The engine is chosen at start-up from the build and the launch
-// (dist::connect); code above it never asks which.
+// (distributed::connect); code above it never asks which.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 
 #include "tensor/tensor.hpp"
 
-namespace vq::dist {
+namespace vq::distributed {
 
 class Communicator {
 public:
@@ -64,4 +64,4 @@ struct Launch {
 };
 Launch launch_from_environment();
 
-}  // namespace vq::dist
+}  // namespace vq::distributed

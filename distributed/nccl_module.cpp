@@ -5,13 +5,13 @@
 
 #include <cstring>
 
-#include "dist/nccl_module_api.hpp"
+#include "distributed/nccl_module_api.hpp"
 
 namespace {
 
-using vq::dist::NcclType;
+using vq::distributed::NcclType;
 
-static_assert(sizeof(ncclUniqueId) == vq::dist::kNcclIdBytes, "ncclUniqueId changed size");
+static_assert(sizeof(ncclUniqueId) == vq::distributed::kNcclIdBytes, "ncclUniqueId changed size");
 
 const char* result(ncclResult_t r) { return r == ncclSuccess ? "" : ncclGetErrorString(r); }
 
@@ -53,8 +53,8 @@ const char* broadcast(void* comm, void* data, size_t count, NcclType type, int r
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const vq::dist::NcclModuleApi* vq_nccl_module_api() {
-    static const vq::dist::NcclModuleApi api = {vq::dist::kNcclModuleApiVersion, unique_id, init, destroy,
+extern "C" __attribute__((visibility("default"))) const vq::distributed::NcclModuleApi* vq_nccl_module_api() {
+    static const vq::distributed::NcclModuleApi api = {vq::distributed::kNcclModuleApiVersion, unique_id, init, destroy,
                                                 all_reduce_sum, all_gather, broadcast};
     return &api;
 }
