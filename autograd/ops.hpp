@@ -44,6 +44,7 @@ Var expand(const Var& x, const Shape& shape);
 Var unsqueeze(const Var& x, int64_t dim);
 Var squeeze(const Var& x, int64_t dim);
 Var contiguous(const Var& x);
+Var cat(const std::vector<Var>& parts, int64_t dim);  // [.., n_i, ..] -> [.., sum n_i, ..]
 
 // ---- reductions
 Var sum(const Var& x, const std::vector<int64_t>& dims = {}, bool keepdim = false);
@@ -81,7 +82,7 @@ namespace vq::ag {
 inline constexpr const char* kDifferentiableOps[] = {
     "add", "sub", "mul", "div", "maximum", "add_scalar", "mul_scalar", "pow",
     "neg", "exp", "log", "tanh", "sigmoid", "relu", "sqrt", "abs", "square", "softplus", "gated_tanh",
-    "reshape", "permute", "transpose", "narrow", "expand", "unsqueeze", "squeeze", "contiguous",
+    "reshape", "permute", "transpose", "narrow", "expand", "unsqueeze", "squeeze", "contiguous", "cat",
     "sum", "mean", "max", "logsumexp",
     "matmul", "linear", "conv2d", "conv_transpose2d",
     "index_select", "gather", "bce_with_logits", "cross_entropy",

@@ -84,13 +84,7 @@ Tensor VAE::iwae_nll(const Tensor& x, int64_t k, Generator& gen, int64_t chunk) 
         Tensor log_px = neg(bernoulli_nll_per_image(ag::Var(logits), xs).value()).reshape({c, B});
         log_w_parts.push_back(sub(add(log_px, log_pz), log_qz));
     }
-    // concatenate along k by copying into one [k, B] buffer
-    Tensor log_w = Tensor::empty({k, B}, x.dtype(), x.device());
-    int64_t at = 0;
-    for (const Tensor& p : log_w_parts) {
-        log_w.narrow(0, at, p.size(0)).copy_from(p);
-        at += p.size(0);
-    }
+    Tensor log_w = cat(log_w_parts, 0);  // [k, B]
     return neg(sub(logsumexp(log_w, {0}), std::log(double(k))));
 }
 

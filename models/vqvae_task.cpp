@@ -45,25 +45,6 @@ data::BatchSource VQVAETask::train_batches(int64_t batch_size, uint64_t seed) {
     return data::image_batches(*train_, batch_size, seed);
 }
 
-namespace {
-
-// rows: [n_i, D] each -> [sum n_i, D], in order
-Tensor concat_rows(const std::vector<Tensor>& rows) {
-    if (rows.size() == 1) return rows[0];
-    int64_t n = 0;
-    for (const Tensor& r : rows) n += r.size(0);
-    Tensor out = Tensor::empty({n, rows[0].size(1)}, rows[0].dtype(), rows[0].device());
-    int64_t at = 0;
-    for (const Tensor& r : rows) {
-        Tensor dst = out.narrow(0, at, r.size(0));
-        dst.copy_from(r);
-        at += r.size(0);
-    }
-    return out;
-}
-
-}  // namespace
-
 Stats VQVAETask::forward_backward(const Tensor& part, Generator&, double loss_scale) {
     VQVAE::Output out = model_.forward(part);
     backward_scaled(out.loss, loss_scale);
@@ -82,7 +63,7 @@ Stats VQVAETask::forward_backward(const Tensor& part, Generator&, double loss_sc
 
 void VQVAETask::reduce_step(distributed::Communicator& comm) {
     comm.all_reduce_sum(step_stats_);
-    step_candidates_ = comm.all_gather(concat_rows(step_z_e_));
+    step_candidates_ = comm.all_gather(cat(step_z_e_, 0));
     step_z_e_.clear();
 }
 

@@ -96,7 +96,8 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const Te
         // a one-hot GEMM: deterministic and with no trip to the host
         Tensor out = Tensor::empty(shape, src.dtype(), src.device());
         Tensor idx_d = idx_in.to(src.device()).contiguous();
-        cuda::index_add_onehot(src.dtype(), src.raw_data(), idx_d.data<int64_t>(), out.raw_data(), s.outer, s.n, k, s.inner);
+        cuda::index_add_onehot(src.dtype(), src.raw_data(), idx_d.data<int64_t>(), out.raw_data(), s.outer, s.n, k,
+                               s.inner);
         return out;
     }
     if (src.is_cuda()) {
@@ -177,13 +178,16 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const 
     for (int64_t d = 0; fits && d < idx_in.dim(); ++d)
         if (d != dim && idx_in.size(d) != shape[d]) fits = false;
     if (!fits)
-        throw std::invalid_argument(shape_error("scatter_add", "indices and source must match the target except along dim " +
-                                                                   std::to_string(dim), src_in.shape(), shape));
+        throw std::invalid_argument(shape_error("scatter_add",
+                                                "indices and source must match the target except along dim " +
+                                                    std::to_string(dim),
+                                                src_in.shape(), shape));
     Tensor src = src_in.contiguous(), idx = idx_in.to(src_in.device()).contiguous();
     Split3 so = split_at(shape, dim), si = split_at(idx.shape(), dim);
     if (src.is_cuda()) {
         Tensor out = Tensor::empty(shape, src.dtype(), src.device());
-        cuda::scatter_add(src.dtype(), src.raw_data(), idx.data<int64_t>(), out.raw_data(), so.outer, so.n, si.n, si.inner);
+        cuda::scatter_add(src.dtype(), src.raw_data(), idx.data<int64_t>(), out.raw_data(), so.outer, so.n, si.n,
+                          si.inner);
         return out;
     }
     Tensor out = Tensor::zeros(shape, src.dtype());
@@ -200,6 +204,39 @@ Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx_in, const 
                     po[(o * so.n + v) * so.inner + i] += ps[at];
                 }
     });
+    return out;
+}
+
+// parts: [.., n_i, ..] -> [.., sum n_i, ..]: each part copied into its slice
+Tensor cat(const std::vector<Tensor>& parts, int64_t dim) {
+    if (parts.empty()) throw std::invalid_argument("cat: needs at least one tensor");
+    for (const Tensor& p : parts) check_defined(p, "cat");
+    const Tensor& first = parts[0];
+    dim = wrap_dim(dim, first.dim(), "cat");
+    Shape out_shape = first.shape();
+    out_shape[dim] = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        const Tensor& p = parts[i];
+        Shape expected = first.shape();
+        expected[dim] = p.dim() == first.dim() ? p.size(dim) : 0;
+        const bool same_kind = p.dtype() == first.dtype() && p.device() == first.device();
+        if (p.dim() != first.dim() || p.shape() != expected || !same_kind) {
+            auto describe = [](const Tensor& t) {
+                return t.shape_str() + " " + dtype_name(t.dtype()) + " on " + t.device().str();
+            };
+            throw std::invalid_argument("cat: part " + std::to_string(i) + " is " + describe(p) + ", part 0 is " +
+                                        describe(first) + " (all sizes but dim " + std::to_string(dim) +
+                                        " must agree)");
+        }
+        out_shape[dim] += p.size(dim);
+    }
+    Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());
+    int64_t at = 0;
+    for (const Tensor& p : parts) {
+        Tensor slice = out.narrow(dim, at, p.size(dim));
+        slice.copy_from(p);
+        at += p.size(dim);
+    }
     return out;
 }
 

@@ -113,6 +113,8 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& idx, const Tenso
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx);
 // The adjoint of gather: zeros(shape) with out[i][idx[i][j]] += src[i][j].
 Tensor scatter_add(const Shape& shape, int64_t dim, const Tensor& idx, const Tensor& src);
+// parts: [.., n_i, ..] with equal other sizes, one dtype and device -> [.., sum n_i, ..], in order
+Tensor cat(const std::vector<Tensor>& parts, int64_t dim);
 
 }  // namespace vq
 

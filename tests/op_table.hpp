@@ -75,6 +75,8 @@ inline std::vector<GradCase> op_table() {
         {"expand", {{{3, 1}}}, [](const V& v) { return ag::expand(v[0], {2, 3, 4}); }},
         {"unsqueeze squeeze", {{{3, 4}}}, [](const V& v) { return ag::squeeze(ag::unsqueeze(v[0], 1), 1); }},
         {"contiguous", {{{3, 4}, -1, 1, true}}, [](const V& v) { return ag::contiguous(v[0]); }},
+        {"cat", {{{2, 3}}, {{2, 1}}, {{2, 2}, -1, 1, true}}, [](const V& v) { return ag::cat({v[0], v[1], v[2]}, 1); }},
+        {"cat dim 0", {{{1, 4}}, {{3, 4}}}, [](const V& v) { return ag::cat({v[0], v[1]}, 0); }},
         {"sum dims", {{{2, 3, 4}}}, [](const V& v) { return ag::sum(v[0], {0, 2}); }},
         {"sum keepdim", {{{2, 3, 4}}}, [](const V& v) { return ag::sum(v[0], {1}, true); }},
         {"mean", {{{2, 3, 4}}}, [](const V& v) { return ag::mean(v[0], {-1}); }},

@@ -96,6 +96,22 @@ TEST_CASE("a value used twice gets both contributions") {
     CHECK(a.grad().item() == 12.0);
 }
 
+TEST_CASE("cat sends each part its slice of the gradient, none to a constant, and names a part that does not fit") {
+    ag::Var a(Tensor::from_vector(std::vector<double>{1.0, 2.0, 3.0, 4.0}, {2, 2}), true);
+    ag::Var constant(Tensor::from_vector(std::vector<double>{5.0, 6.0}, {2, 1}));
+    ag::Var empty(Tensor::zeros({2, 0}, DType::F64), true);
+    ag::Var c = ag::cat({a, empty, constant}, 1);  // [2, 3]: rows (1 2 5), (3 4 6)
+    CHECK(c.value().to_vector() == std::vector<double>{1, 2, 5, 3, 4, 6});
+    ag::Var weights(Tensor::from_vector(std::vector<double>{1, 10, 100, 1000, 10000, 100000}, {2, 3}));
+    ag::sum(ag::mul(c, weights)).backward();
+    CHECK(a.grad().to_vector() == std::vector<double>{1, 10, 1000, 10000});
+    CHECK_FALSE(constant.grad().defined());
+    CHECK(message_contains([] { vq::cat({Tensor::zeros({2, 3}), Tensor::zeros({3, 3})}, 1); },
+                           "cat: part 1 is [3, 3] f32 on cpu, part 0 is [2, 3] f32 on cpu (all sizes but dim 1 must agree)"));
+    CHECK(message_contains([] { vq::cat({Tensor::zeros({2}), Tensor::zeros({2}, DType::F64)}, 0); }, "part 1 is [2] f64"));
+    CHECK(message_contains([] { vq::cat({}, 0); }, "cat: needs at least one tensor"));
+}
+
 TEST_CASE("gradients accumulate across backward calls until zeroed") {
     ag::Var w(Tensor::from_vector(std::vector<double>{1.0, 2.0}, {2}), true);
     ag::sum(ag::mul(w, 3.0)).backward();

@@ -67,4 +67,23 @@ Var contiguous(const Var& x) {
                        [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
 }
 
+// parts: [.., n_i, ..] -> [.., sum n_i, ..]; d part_i = g narrowed to part i's slice
+Var cat(const std::vector<Var>& parts, int64_t dim) {
+    std::vector<Tensor> values;
+    for (const Var& p : parts) values.push_back(p.value());
+    Tensor out = vq::cat(values, dim);
+    dim = wrap_dim(dim, out.dim(), "cat");
+    std::vector<int64_t> sizes;
+    for (const Tensor& v : values) sizes.push_back(v.size(dim));
+    return make_result(out, parts, "cat", [dim, sizes](const Tensor& g, const std::vector<bool>& needs) {
+        std::vector<Tensor> grads;
+        int64_t at = 0;
+        for (size_t i = 0; i < sizes.size(); ++i) {
+            grads.push_back(needs[i] ? g.narrow(dim, at, sizes[i]).contiguous() : Tensor());
+            at += sizes[i];
+        }
+        return grads;
+    });
+}
+
 }  // namespace vq::ag
