@@ -95,7 +95,8 @@ std::string compress(Models& m, const Tensor& bits_in, bool lossless, InputKind 
         const float* xp = x.data<float>();
         if (m.vqvae->decoder.autoregressive()) {
             // lossless: each pixel under its conditional given the pixels before it;
-            // lossy: the greedy decode (the likelier value at each position, fed back)
+            // lossy: codes only, but the encoder runs the decoder's greedy decode (the
+            // likelier value at each position, fed back) to count the pixel errors
             ar_pixels(m, codes, [&](int64_t pos, int64_t i, float p_one) {
                 const bool one = xp[i * H * W + pos] >= 0.5f;
                 if (!lossless) {

@@ -1,7 +1,6 @@
 #include "models/ar_decoder.hpp"
 
 #include <cmath>
-
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -44,24 +43,17 @@ ag::Var AutoregressiveHead::forward(const ag::Var& features, const Tensor& x) co
                                     std::to_string(features.size(2)) + ", " + std::to_string(features.size(3)) + "], got " +
                                     x.shape_str());
     auto [gate_bias, skip_logits] = from_features(features);
-    return masked_stack(gate_bias, skip_logits, x);
+    const int64_t C2 = 2 * config.channels;
+    ag::Var h = input.forward(ag::Var(x));  // [B, C, H, W]
+    ag::Var x_v = h, x_h = h;
+    for (size_t i = 0; i < layers.size(); ++i)
+        std::tie(x_v, x_h) = layers[i]->forward(x_v, x_h, ag::narrow(gate_bias, 1, int64_t(i) * C2, C2));
+    return ag::add(output.forward(x_h), skip_logits);
 }
 
 // features: [B, F, H, W] -> ([B, L * 2C, H, W], [B, 1, H, W])
 std::pair<ag::Var, ag::Var> AutoregressiveHead::from_features(const ag::Var& features) const {
     return {condition.forward(features), skip.forward(features)};
-}
-
-// gate_bias: [B, L * 2C, H, W], skip_logits: [B, 1, H, W], x: [B, 1, h, W] -> logits [B, 1, h, W]
-ag::Var AutoregressiveHead::masked_stack(const ag::Var& gate_bias, const ag::Var& skip_logits, const Tensor& x) const {
-    const int64_t C2 = 2 * config.channels, h_rows = x.size(2);
-    auto rows = [&](const ag::Var& t) { return h_rows == t.size(2) ? t : ag::narrow(t, 2, 0, h_rows); };
-    ag::Var bias = rows(gate_bias);
-    ag::Var h = input.forward(ag::Var(x));  // [B, C, h, W]
-    ag::Var x_v = h, x_h = h;
-    for (size_t i = 0; i < layers.size(); ++i)
-        std::tie(x_v, x_h) = layers[i]->forward(x_v, x_h, ag::narrow(bias, 1, int64_t(i) * C2, C2));
-    return ag::add(output.forward(x_h), rows(skip_logits));
 }
 
 // features: [B, F, S, S] -> binary f32 [B, 1, S, S]
@@ -89,13 +81,14 @@ Tensor AutoregressiveHead::raster_scan(const Tensor& features, const PixelChoose
             }
             stack.set(r, c, symbols);
         }
-    return x.to(features.device());
+    return x;
 }
 
 Tensor AutoregressiveHead::sample(const Tensor& features, Generator& gen) const {
     return raster_scan(features, [&](int64_t, const float* p_one, float* pixels) {
-        for (int64_t i = 0; i < features.size(0); ++i) pixels[i] = gen.uniform() < double(p_one[i]) ? 1.0f : 0.0f;
-    });
+               for (int64_t i = 0; i < features.size(0); ++i) pixels[i] = gen.uniform() < double(p_one[i]) ? 1.0f : 0.0f;
+           })
+        .to(features.device());
 }
 
 }  // namespace vq::models

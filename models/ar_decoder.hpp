@@ -32,19 +32,17 @@ public:
     // features: [B, F, 28, 28] (from the latent), x: binary [B, 1, 28, 28]
     // -> logits [B, 1, 28, 28]; logit (r, c) sees x only before (r, c)
     ag::Var forward(const ag::Var& features, const Tensor& x) const;
-    // The two halves of forward. features -> (every layer's gate bias
-    // [B, L * 2C, H, W], the skip path's logits [B, 1, H, W]), which depend
-    // on the latent only; then the masked stack over x ([B, 1, h, W], any
-    // h <= H: the first h rows) -> logits [B, 1, h, W].
+    // What depends on the latent only, computed once for all pixels:
+    // features -> (every layer's gate bias [B, L * 2C, H, W], the skip
+    // path's logits [B, 1, H, W])
     std::pair<ag::Var, ag::Var> from_features(const ag::Var& features) const;
-    ag::Var masked_stack(const ag::Var& gate_bias, const ag::Var& skip_logits, const Tensor& x) const;
     // The pixels of B images in raster order, all B at each position,
     // through the incremental masked stack (models/pixelcnn_incremental.hpp):
     // choose(pos, p_one, pixels) reads each image's probability that pixel
     // pos is 1 and writes its value, 0 or 1 -- a sample, the pixel an
     // encoder codes, or the one a decoder decodes -- and the stack moves on
     // with it. Both sides of a codec compute the same floats this way.
-    // features: [B, F, S, S] -> binary f32 [B, 1, S, S] on the CPU
+    // features: [B, F, S, S] (any device) -> binary f32 [B, 1, S, S] on the CPU
     using PixelChooser = std::function<void(int64_t pos, const float* p_one, float* pixels)>;
     Tensor raster_scan(const Tensor& features, const PixelChooser& choose) const;
     // Ancestral sampling in raster order through raster_scan, one

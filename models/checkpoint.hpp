@@ -37,7 +37,7 @@ PixelCNNConfig prior_config_of(const nn::SafetensorsFile& file, const std::strin
 // decoder.head.* tensors, its width and depth from their shapes.
 DecoderConfig decoder_config_of(const nn::SafetensorsFile& file, const std::string& path);
 // Whether the caller can use a file with the autoregressive decoder; a
-// PlainOnly caller (`user`, e.g. "compress") refuses one, naming the file.
+// PlainOnly caller (`user`, e.g. "repair") refuses one, naming the file.
 enum class Decoders { Any, PlainOnly };
 // Reads a model file, builds the model it describes and loads it onto `device`.
 std::unique_ptr<VQVAE> load_vqvae(const std::string& path, Device device, Decoders accepted = Decoders::Any,

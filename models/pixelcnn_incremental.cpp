@@ -64,8 +64,7 @@ IncrementalPixelCNN::IncrementalPixelCNN(const AutoregressiveHead& head, const T
     table_.select(0, 1).copy_from(add(w, b));
     out_w_ = matrix_of(head.output.weight.value());  // [1, C]
     out_b_ = head.output.bias.value();
-    cond_maps_ = gate_bias.to(device_).contiguous();
-    cond_at_ = cond_maps_.reshape({n, L * C2, S * S}).permute({2, 0, 1}).contiguous();  // [S * S, n, L * 2C]
+    cond_at_ = gate_bias.to(device_).reshape({n, L * C2, S * S}).permute({2, 0, 1}).contiguous();  // [S * S, n, L * 2C]
     skip_at_ = skip_logits.to(device_).reshape({n, S * S}).t().contiguous().reshape({S * S, n, 1});
     prepare(n, S);
 }
@@ -104,7 +103,8 @@ void IncrementalPixelCNN::prepare(int64_t n, int64_t side) {
 }
 
 // Row r of every layer's vertical stack, from rows r-1 and r of its input:
-// v^l = vert^l(x_v^l rows r-1..r) : [n, 2C, 1, S]; x_v^{l+1} row r = gate(v^l).
+// v^l = vert^l(x_v^l rows r-1..r) (+ the condition's row r) : [n, 2C, 1, S];
+// x_v^{l+1} row r = gate(v^l).
 // Layer 0's row r is still unknown (zeros; its mask ignores it) and set()
 // fills it in during the row.
 void IncrementalPixelCNN::start_row(int64_t r) {
@@ -119,7 +119,10 @@ void IncrementalPixelCNN::start_row(int64_t r) {
     fill_(unknown, 0.0);
     for (size_t l = 0; l < L; ++l) {
         Tensor v = conv2d(xv_[l], vert_w_[l], layers_[l]->vert.bias.value(), rows_only);  // [n, 2C, 1, S]
-        if (cond_maps_.defined()) add_(v, cond_maps_.narrow(1, int64_t(l) * 2 * C_, 2 * C_).narrow(2, r, 1));
+        if (cond_at_.defined()) {  // + row r of the layer's condition, [S, n, 2C] seen as [n, 2C, 1, S]
+            const Tensor row = cond_at_.narrow(0, r * S_, S_).narrow(2, int64_t(l) * 2 * C_, 2 * C_);
+            add_(v, row.permute({1, 2, 0}).unsqueeze(2));
+        }
         if (device_.is_cuda()) {
             v_row_[l].copy_from(v.select(2, 0).permute({2, 0, 1}));  // [S, n, 2C]
         } else {  // the same copy, one image's [2C, S] block (in L1) at a time

@@ -44,7 +44,8 @@ public:
     // and skip_logits [n, 1, S, S]. Symbols are the pixels (0 or 1); the
     // logits [n, 1] are each pixel's logit of being 1.
     IncrementalPixelCNN(const AutoregressiveHead& head, const Tensor& gate_bias, const Tensor& skip_logits);
-    // Logits [n, K] (on the model's device) at (r, c). Every position before
+    // Logits [n, K] (on the model's device; the autoregressive decoder's:
+    // [n, 1]) at (r, c). Every position before
     // (r, c) in raster order must have been given to set(). The tensor is
     // this object's buffer: the next call overwrites it.
     Tensor logits(int64_t r, int64_t c);
@@ -67,11 +68,11 @@ private:
     std::vector<Tensor> vert_w_, horiz_prev_, horiz_here_, v2h_w_, resid_w_;
     // symbol -> layer 0's input: [K_in, C]; the output's weight [K_out, C] and bias [K_out]
     Tensor table_, out_w_, out_b_;
-    // The condition (the autoregressive decoder only): every layer's gate
-    // bias as given [n, L * 2C, S, S] (the vertical stack adds a row at a
-    // time) and by position [S * S, n, L * 2C] (the horizontal stack adds one
-    // position at a time); the skip path's logits by position [S * S, n, 1].
-    Tensor cond_maps_, cond_at_, skip_at_;
+    // The condition (the autoregressive decoder only), by position: every
+    // layer's gate bias [S * S, n, L * 2C] (the horizontal stack reads one
+    // position, the vertical stack a row's S positions through a view) and
+    // the skip path's logits [S * S, n, 1].
+    Tensor cond_at_, skip_at_;
     // x_v inputs of each layer, rows r-1 and r: [n, C, 2, S]
     std::vector<Tensor> xv_;
     // x_h inputs of layers 0..L (L: the output's input), row r: [S + 1, n, C];

@@ -141,7 +141,7 @@ TEST_CASE("BB-ANS round-trips images exactly, at a cost within 1% of the coded -
 
 TEST_CASE("BB-ANS under the autoregressive decoder round-trips exactly, at a cost within 1% of the coded -ELBO") {
     const std::string dir = test_dir("bits_back", "autoregressive", true);
-    codec::VaeModel m(vae_file(dir, 13, {true, 2, 8}), Device::cpu());
+    codec::VaeModel m(vae_file(dir, 13, {.autoregressive = true, .layers = 2, .channels = 8}), Device::cpu());
     REQUIRE(m.vae->decoder.autoregressive());
     Generator gen(14);
     Tensor bits = bernoulli(rand_uniform({7, 1, 28, 28}, 0.0, 0.6, gen), gen);  // 2 lanes: 4 + 3 images

@@ -170,9 +170,9 @@ TEST_CASE("the .vqz codec under the autoregressive decoder: lossless is exact wi
     Generator gen(14);
     models::VQVAEConfig config;
     config.num_codes = 8;
-    config.decoder = {true, 2, 8};
+    config.decoder = {.autoregressive = true, .layers = 2, .channels = 8};
     models::VQVAE vqvae(gen, config);
-    models::GatedPixelCNN prior(gen, {8, 8, 2});
+    models::GatedPixelCNN prior(gen, {.num_codes = 8, .channels = 8, .layers = 2});
     std::string dir = test_dir("codec", "ar_models", true);
     models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
     models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
@@ -193,8 +193,19 @@ TEST_CASE("the .vqz codec under the autoregressive decoder: lossless is exact wi
     CHECK_FALSE(dl.lossless);
     ag::NoGradGuard no_grad;
     Tensor codes = vqvae.encode(in.bits);
-    Tensor logits = vqvae.decoder.forward(ag::Var(vqvae.quantizer.lookup(codes)), dl.bits).value();  // teacher-forced on the decode
-    CHECK(ge(logits, Tensor::scalar(0.0)).to(DType::F32).to_vector() == dl.bits.to_vector());
+    // teacher-forced on the decode, each pixel is 1 exactly where its logit is >= 0 (up to the
+    // float difference between the full and the incremental forward, so logits near 0 are skipped)
+    const std::vector<double> logits =
+        vqvae.decoder.forward(ag::Var(vqvae.quantizer.lookup(codes)), dl.bits).value().to_vector();
+    const std::vector<double> decoded = dl.bits.to_vector();
+    int64_t checked = 0, wrong = 0;
+    for (size_t j = 0; j < logits.size(); ++j) {
+        if (std::abs(logits[j]) < 1e-4) continue;
+        ++checked;
+        if ((logits[j] >= 0) != (decoded[j] > 0.5)) ++wrong;
+    }
+    CHECK(checked > int64_t(logits.size()) * 9 / 10);
+    CHECK(wrong == 0);
     CHECK(st.pixel_errors == int64_t(sum(abs(sub(dl.bits, in.bits))).item()));
 }
 
