@@ -4,16 +4,19 @@
 # 32 channels x 3 layers, for EPOCHS (6) epochs at batch 32 and lr 1e-3 with a
 # cosine decay after 200 warm-up steps (batch 32 beat 128 at equal wall time
 # for the VAE: docs/results/tune-batch-2026-12-05), then evaluates it on the test set
-# (-ELBO on all 10,000 images, IWAE-100 on the first 200, as in the quick job), draws its
+# (-ELBO and the IWAE-10 estimate, both on all 10,000 images: each
+# importance sample is a pass of the decoder, and IWAE-10 took 11 minutes on
+# 2 cores on 2026-12-06), draws its
 # training curves and density_vs_time.png, and prints the density table.
 #
 #   ./scripts/long_run.sh
 #
-# One thread trains about 69 images/s on an idle 2-core machine, so 6 epochs
-# take about 90 minutes (two threads: less). The run in docs/results.md
-# (2026-12-05) trained 3 epochs on one thread of a machine shared with other
-# jobs: started with --epochs 5, it was resumed with 4 at step 2275 and with
-# 3 at step 3000 to end within the session (each resume re-lays the cosine).
+# Two threads train about 86-117 images/s on a 2-core machine that is also
+# compiling; one thread about 69 on an idle one. The run in docs/results.md
+# trained 3 epochs on one thread of a shared machine on 2026-12-05 (started
+# with --epochs 5, resumed with 4 and then 3 to end within that session) and
+# was resumed with EPOCHS=6 TRAIN_SECONDS=2700 on 2 threads on 2026-12-06:
+# 6 epochs, 6018 training seconds in all (each resume re-lays the cosine).
 #
 # Wall budget: at most 2 hours on 2 cores. Training stops after
 # TRAIN_SECONDS (default 6000) even if EPOCHS are not done, saving its
@@ -30,19 +33,21 @@
 # itself; OVERWRITE=1 starts over.
 #
 # Environment: OUT (default runs/long), EPOCHS (default 6), THREADS (default
-# 2), TRAIN_SECONDS (default 6000), STEPS (cap training at N steps: a smoke
-# test), DEVICE (cpu or cuda), DATA (IDX folder), BIN (prebuilt tools
-# folder: skips installing and building), OVERWRITE=1.
+# 2), TRAIN_SECONDS (default 6000), IW (importance samples, default 10),
+# STEPS (cap training at N steps: a smoke test), DEVICE (cpu or cuda), DATA
+# (IDX folder), BIN (prebuilt tools folder: skips installing and building),
+# OVERWRITE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -gt 0 ]; then
-  echo "long_run: takes no options, got '$*' (environment: OUT EPOCHS THREADS TRAIN_SECONDS STEPS DEVICE DATA BIN OVERWRITE)" >&2
+  echo "long_run: takes no options, got '$*' (environment: OUT EPOCHS THREADS TRAIN_SECONDS IW STEPS DEVICE DATA BIN OVERWRITE)" >&2
   exit 2
 fi
 OUT=${OUT:-runs/long}
 THREADS=${THREADS:-2}
 TRAIN_SECONDS=${TRAIN_SECONDS:-6000}
+IW=${IW:-10}
 DEVICE=${DEVICE:-cpu}
 DATA=${DATA:-/usr/share/datasets/fashion-mnist}
 dir=$OUT/vae_pixelcnn
@@ -96,8 +101,8 @@ elif [ "$rc" != 0 ]; then
   exit "$rc"
 fi
 
-step "density evaluation on the test set (-ELBO on 10,000 images, IWAE-100 on the first 200)"
-$bin/evaluate --vae "$dir/model.safetensors" --iw 100 --iw-limit 200 --device "$DEVICE" --data "$DATA" \
+step "density evaluation on the test set (-ELBO and IWAE-$IW on all 10,000 images)"
+$bin/evaluate --vae "$dir/model.safetensors" --iw "$IW" --device "$DEVICE" --data "$DATA" \
   --json-out "$OUT/density.json" > "$OUT/density.txt"
 step "training curves, density against training seconds"
 /usr/bin/python3 tools/plot.py "$dir" >/dev/null

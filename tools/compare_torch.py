@@ -4,6 +4,7 @@ in one run, on the same device, threads and batch, and prints the ratio.
 
     python3 tools/compare_torch.py [--device cpu|cuda] [--threads 1 2] [--batch 128]
                                    [--bench build/tools/bench] [--steps 20]
+                                   [--models vqvae vae prior pixelcnn]
 
 The PyTorch models follow docs/design.md exactly (same layers, same
 losses, the VQ-VAE's EMA codebook update included). The step is forward,
@@ -102,13 +103,13 @@ def build_models(torch, nn, F):
             return recon + kl
 
     class Gated(nn.Module):
-        def __init__(self, first):
+        def __init__(self, first, C=64, side=7):
             super().__init__()
-            self.first = first
-            self.vert = nn.Conv2d(64, 128, (2, 3), padding=(1, 1))
-            self.vert_to_horiz = nn.Conv2d(128, 128, 1)
-            self.horiz = nn.Conv2d(64, 128, (1, 2), padding=(0, 1))
-            self.horiz_resid = nn.Conv2d(64, 64, 1)
+            self.first, self.C, self.side = first, C, side
+            self.vert = nn.Conv2d(C, 2 * C, (2, 3), padding=(1, 1))
+            self.vert_to_horiz = nn.Conv2d(2 * C, 2 * C, 1)
+            self.horiz = nn.Conv2d(C, 2 * C, (1, 2), padding=(0, 1))
+            self.horiz_resid = nn.Conv2d(C, C, 1)
             mv = torch.ones(1, 1, 2, 3)
             mh = torch.ones(1, 1, 1, 2)
             if first:
@@ -118,18 +119,22 @@ def build_models(torch, nn, F):
             self.register_buffer("mh", mh)
 
         def forward(self, xv, xh):
-            gate = lambda a: torch.tanh(a[:, :64]) * torch.sigmoid(a[:, 64:])
-            v = F.conv2d(xv, self.vert.weight * self.mv, self.vert.bias, padding=(1, 1))[:, :, :7]
-            h = F.conv2d(xh, self.horiz.weight * self.mh, self.horiz.bias, padding=(0, 1))[:, :, :, :7]
+            C, S = self.C, self.side
+            gate = lambda a: torch.tanh(a[:, :C]) * torch.sigmoid(a[:, C:])
+            v = F.conv2d(xv, self.vert.weight * self.mv, self.vert.bias, padding=(1, 1))[:, :, :S]
+            h = F.conv2d(xh, self.horiz.weight * self.mh, self.horiz.bias, padding=(0, 1))[:, :, :, :S]
             out_h = self.horiz_resid(gate(self.vert_to_horiz(v) + h))
             return gate(v), out_h if self.first else out_h + xh
 
     class Prior(nn.Module):
-        def __init__(self):
+        """The prior (512 codes, 64 x 10 at 7x7) or, with symbols=2, C=32, layers=8,
+        side=28, the pixel model (train --model pixelcnn)."""
+
+        def __init__(self, symbols=512, C=64, layers=10, side=7):
             super().__init__()
-            self.embedding = nn.Embedding(512, 64)
-            self.layers = nn.ModuleList([Gated(i == 0) for i in range(10)])
-            self.output = nn.Conv2d(64, 512, 1)
+            self.embedding = nn.Embedding(symbols, C)
+            self.layers = nn.ModuleList([Gated(i == 0, C, side) for i in range(layers)])
+            self.output = nn.Conv2d(C, symbols, 1)
 
         def step(self, codes):
             x = self.embedding(codes).permute(0, 3, 1, 2)
@@ -152,7 +157,11 @@ def time_torch(model_name, device, threads, batch, steps, warmup):
     dev = torch.device(device)
     images = (torch.rand(batch, 1, 28, 28) < 0.3).float().to(dev)
     codes = torch.randint(0, 512, (batch, 7, 7)).to(dev)
-    model = {"vqvae": VQVAE, "vae": VAE, "prior": Prior}[model_name]().to(dev)
+    if model_name == "pixelcnn":  # the pixels are its symbols
+        codes = images.long().reshape(batch, 28, 28)
+        model = Prior(symbols=2, C=32, layers=8, side=28).to(dev)
+    else:
+        model = {"vqvae": VQVAE, "vae": VAE, "prior": Prior}[model_name]().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
 
     def step():
@@ -184,6 +193,20 @@ def time_torch(model_name, device, threads, batch, steps, warmup):
     return statistics.median(times)
 
 
+def ensure_torch():
+    """Debian's PyTorch (python3-torch, 1.13 on bookworm), installed when missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if os.geteuid() != 0:
+            sys.exit("compare_torch: PyTorch is missing; install it with: sudo apt-get install python3-torch")
+        print("compare_torch: installing python3-torch", file=sys.stderr, flush=True)
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "python3-torch"]
+        if subprocess.run(install).returncode != 0:  # a fresh image has no package lists yet
+            subprocess.run(["apt-get", "update"], check=True)
+            subprocess.run(install, check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
@@ -191,10 +214,12 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--models", nargs="+", default=["vqvae", "vae", "prior"])
+    ap.add_argument("--models", nargs="+", default=["vqvae", "vae", "prior", "pixelcnn"],
+                    choices=["vqvae", "vae", "prior", "pixelcnn"])
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", "build", "tools", "bench"))
     ap.add_argument("--json", help="also write the rows as JSON to this file")
     args = ap.parse_args()
+    ensure_torch()
     threads = args.threads or ([1, 2] if args.device == "cpu" else [1])
     rows = []
     for t in threads:
@@ -216,7 +241,7 @@ def main():
                    "ours_ms": ours["step_ms"], "ratio": ours["step_ms"] / float(torch_ms),
                    "ours_peak_rss_mb": ours["peak_rss_mb"]}
             rows.append(row)
-            print(f"{m:<6} {args.device:<5} threads {t}: ours {row['ours_ms']:8.1f} ms, "
+            print(f"{m:<8} {args.device:<5} threads {t}: ours {row['ours_ms']:8.1f} ms, "
                   f"PyTorch {row['torch_ms']:8.1f} ms, ratio {row['ratio']:.2f}x", flush=True)
     if args.json:
         with open(args.json, "w") as f:
