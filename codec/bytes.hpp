@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "io/hash.hpp"
 #include "tensor/parallel.hpp"
 
 namespace vq::codec {
@@ -49,21 +50,13 @@ inline bool get_varint(const std::string& s, size_t& at, uint64_t& v) {
     return false;
 }
 
-inline uint64_t fnv1a64_bytes(const char* p, size_t n, uint64_t h = 0xcbf29ce484222325ull) {
-    for (size_t i = 0; i < n; ++i) {
-        h ^= uint8_t(p[i]);
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 constexpr size_t kSealBytes = 12;
 
 // The checksum of a file whose header is `header_bytes` long: every byte but
 // the checksum field itself (the header's last 8).
 inline uint64_t file_checksum(const std::string& file, size_t header_bytes) {
-    const uint64_t h = fnv1a64_bytes(file.data(), header_bytes - 8);
-    return fnv1a64_bytes(file.data() + header_bytes, file.size() - header_bytes, h);
+    const uint64_t h = io::fnv1a64(file.data(), header_bytes - 8);
+    return io::fnv1a64(file.data() + header_bytes, file.size() - header_bytes, h);
 }
 
 // Writes the seal of `file`: a header of `header_bytes` (its seal bytes

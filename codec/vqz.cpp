@@ -49,7 +49,7 @@ Tensor ar_pixels(Models& m, const Tensor& codes, const std::function<bool(int64_
 
 }  // namespace
 
-uint64_t fnv1a64(const std::string& bytes, uint64_t h) { return fnv1a64_bytes(bytes.data(), bytes.size(), h); }
+uint64_t fnv1a64(const std::string& bytes, uint64_t h) { return io::fnv1a64(bytes.data(), bytes.size(), h); }
 
 Models::Models(const std::string& vqvae_path, const std::string& prior_path, Device dev)
     : vqvae(models::load_vqvae(vqvae_path, dev, models::Decoders::Any, "the .vqz codec")), prior(models::load_prior(prior_path, dev)), device(dev) {

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "codec/io.hpp"
+#include "io/hash.hpp"
 #include "models/pixelcnn.hpp"
 #include "models/vqvae.hpp"
 
@@ -68,6 +69,7 @@ struct Decoded {
 // models, another format version, and any damaged or truncated file.
 Decoded decompress(Models& m, const std::string& file, const std::string& name, Stats* stats = nullptr);
 
-uint64_t fnv1a64(const std::string& bytes, uint64_t h = 0xcbf29ce484222325ull);
+// FNV-1a (io/hash.hpp) of a file's bytes, continuing h
+uint64_t fnv1a64(const std::string& bytes, uint64_t h = io::kFnv1aOffset);
 
 }  // namespace vq::codec

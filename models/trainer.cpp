@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/files.hpp"
+#include "io/hash.hpp"
 #include "models/checkpoint.hpp"
 #include "models/presets.hpp"
 #include "models/progress.hpp"
@@ -220,14 +221,13 @@ void all_reduce_stats(Stats& s, distributed::Communicator& comm) {
     if (shared.back() > 0) g_interrupted = true;
 }
 
-// FNV-1a over the bytes of every parameter and training-state tensor: the
+// FNV-1a (io/hash.hpp) over the bytes of every parameter and training-state tensor: the
 // ranks of one job must hold the same bits.
 int64_t state_hash(const nn::Module& model, const TrainTask& task) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = io::kFnv1aOffset;
     auto mix = [&](const Tensor& t) {
         Tensor c = t.to(Device::cpu()).contiguous();
-        const auto* bytes = static_cast<const unsigned char*>(c.raw_data());
-        for (size_t i = 0, n = size_t(c.numel()) * dtype_size(c.dtype()); i < n; ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+        h = io::fnv1a64(c.raw_data(), size_t(c.numel()) * dtype_size(c.dtype()), h);
     };
     for (auto& [name, p] : model.named_parameters()) mix(p.value());
     for (auto& [name, t] : task.extra_state()) mix(t);
