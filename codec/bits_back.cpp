@@ -132,18 +132,16 @@ Tensor pixel_probs(VaeModel& m, const Tensor& z) {
 // images x ([m, 1, 28, 28]), computed one pixel at a time as the decoder
 // must compute them: [m, 784]
 Tensor ar_pixel_probs(VaeModel& m, const Tensor& z, const Tensor& x) {
-    ag::NoGradGuard no_grad;
     const int64_t n = z.size(0), P = 28 * 28;
     Tensor probs = Tensor::empty({n, P});
     float* pp = probs.data<float>();
     const float* xp = x.data<float>();
-    m.vae->decoder.raster_scan(m.vae->decoder.latent_map(ag::Var(z.to(m.device))),
-                               [&](int64_t pos, const float* p_one, float* pixels) {
-                                   for (int64_t i = 0; i < n; ++i) {
-                                       pp[i * P + pos] = p_one[i];
-                                       pixels[i] = xp[i * P + pos];
-                                   }
-                               });
+    m.vae->decoder.decode_raster(z.to(m.device), [&](int64_t pos, const float* p_one, float* pixels) {
+        for (int64_t i = 0; i < n; ++i) {
+            pp[i * P + pos] = p_one[i];
+            pixels[i] = xp[i * P + pos];
+        }
+    });
     return probs;
 }
 
@@ -151,13 +149,10 @@ Tensor ar_pixel_probs(VaeModel& m, const Tensor& z, const Tensor& x) {
 // order, each pixel under its conditional given the ones already popped,
 // into out ([m, 784]).
 void pop_ar_pixels(VaeModel& m, const Tensor& z, std::vector<LaneRecord>& lanes, float* out) {
-    ag::NoGradGuard no_grad;
     const int64_t n = z.size(0), P = 28 * 28;
-    Tensor x = m.vae->decoder.raster_scan(m.vae->decoder.latent_map(ag::Var(z.to(m.device))),
-                                          [&](int64_t, const float* p_one, float* pixels) {
-                                              for (int64_t i = 0; i < n; ++i)
-                                                  pixels[i] = pop_pixel(lanes[size_t(i)].stack, p_one[i]) ? 1.0f : 0.0f;
-                                          });
+    Tensor x = m.vae->decoder.decode_raster(z.to(m.device), [&](int64_t, const float* p_one, float* pixels) {
+        for (int64_t i = 0; i < n; ++i) pixels[i] = pop_pixel(lanes[size_t(i)].stack, p_one[i]) ? 1.0f : 0.0f;
+    });
     std::copy(x.data<float>(), x.data<float>() + n * P, out);
 }
 

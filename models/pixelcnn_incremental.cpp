@@ -37,8 +37,6 @@ void gemm_xwt(const Tensor& x, const Tensor& w, Tensor& y) {
 IncrementalPixelCNN::IncrementalPixelCNN(const GatedPixelCNN& model, int64_t n, int64_t side)
     : layers_(model.layers), C_(model.config.channels), K_in_(model.config.num_codes), K_out_(model.config.num_codes),
       device_(model.output.weight.device()) {
-    if (model.output.weight.value().dtype() != DType::F32)
-        throw std::invalid_argument("IncrementalPixelCNN: expected an f32 model");
     table_ = model.embedding.weight.value();       // [K, C]
     out_w_ = matrix_of(model.output.weight.value());  // [K, C]
     out_b_ = model.output.bias.value();
@@ -55,8 +53,6 @@ IncrementalPixelCNN::IncrementalPixelCNN(const AutoregressiveHead& head, const T
         throw std::invalid_argument("IncrementalPixelCNN: expected a square condition [n, " + std::to_string(L * C2) +
                                     ", S, S] and skip logits [n, 1, S, S], got " + gate_bias.shape_str() + " and " +
                                     skip_logits.shape_str());
-    if (head.output.weight.value().dtype() != DType::F32)
-        throw std::invalid_argument("IncrementalPixelCNN: expected an f32 model");
     const int64_t n = gate_bias.size(0), S = gate_bias.size(2);
     const Tensor w = head.input.weight.value().reshape({C_}), b = head.input.bias.value();  // [C, 1, 1, 1], [C]
     table_ = Tensor::empty({2, C_}, DType::F32, device_);
@@ -70,6 +66,7 @@ IncrementalPixelCNN::IncrementalPixelCNN(const AutoregressiveHead& head, const T
 }
 
 void IncrementalPixelCNN::prepare(int64_t n, int64_t side) {
+    if (out_w_.dtype() != DType::F32) throw std::invalid_argument("IncrementalPixelCNN: expected an f32 model");
     if (n < 1) throw std::invalid_argument("IncrementalPixelCNN: need at least one map, got " + std::to_string(n));
     if (side < 1 || side > 4096)
         throw std::invalid_argument("IncrementalPixelCNN: the side must be in 1..4096, got " + std::to_string(side));

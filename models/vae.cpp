@@ -24,6 +24,11 @@ ag::Var VAEDecoder::forward(const ag::Var& z, const Tensor& x) const {
     return logits(latent_map(z), x);
 }
 
+Tensor VAEDecoder::decode_raster(const Tensor& z, const AutoregressiveHead::PixelChooser& choose) const {
+    ag::NoGradGuard no_grad;
+    return raster_scan(latent_map(ag::Var(z)), choose);
+}
+
 VAE::VAE(Generator& gen, const DecoderConfig& config) : encoder(gen), decoder(gen, config) {
     register_module("encoder", encoder);
     register_module("decoder", decoder);

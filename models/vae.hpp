@@ -22,6 +22,9 @@ public:
     // the autoregressive decoder only) -> logits [B, 1, 28, 28]
     ag::Var forward(const ag::Var& z, const Tensor& x) const;
     ag::Var latent_map(const ag::Var& z) const;  // z: [B, 32] -> [B, 128, 7, 7], what DecoderTail takes
+    // z: [B, 32] -> the autoregressive decoder's pixels in raster order, chosen
+    // by `choose` (DecoderTail::raster_scan): f32 [B, 1, 28, 28] on the CPU
+    Tensor decode_raster(const Tensor& z, const AutoregressiveHead::PixelChooser& choose) const;
     nn::Linear fc;
 };
 

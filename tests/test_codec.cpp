@@ -56,6 +56,13 @@ double entropy_bits(const std::vector<std::vector<float>>& tables, const std::ve
 }
 
 
+// Saves both models as DIR/vqvae.safetensors and DIR/prior.safetensors and opens them as the codec does.
+codec::Models saved_models(const std::string& dir, const models::VQVAE& vqvae, const models::GatedPixelCNN& prior) {
+    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
+    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
+    return codec::Models(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
+}
+
 }  // namespace
 
 TEST_CASE("frequencies sum to the scale and keep every symbol codable") {
@@ -140,9 +147,7 @@ TEST_CASE("the .vqz codec is exact in lossless mode and reports its ideal size")
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen);
     std::string dir = test_dir("codec", "models");
-    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
-    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
-    codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
+    codec::Models m = saved_models(dir, vqvae, prior);
     codec::BinaryImages in = codec::read_binary_images(data::kDefaultDataDir, 7);
     codec::Stats st;
     std::string file = codec::compress(m, in.bits, true, codec::InputKind::IdxDirectory, &st);
@@ -174,9 +179,7 @@ TEST_CASE("the .vqz codec under the autoregressive decoder: lossless is exact wi
     models::VQVAE vqvae(gen, config);
     models::GatedPixelCNN prior(gen, {.num_codes = 8, .channels = 8, .layers = 2});
     std::string dir = test_dir("codec", "ar_models", true);
-    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
-    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
-    codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
+    codec::Models m = saved_models(dir, vqvae, prior);
     REQUIRE(m.vqvae->decoder.autoregressive());
     codec::BinaryImages in = codec::read_binary_images(data::kDefaultDataDir, 5);
     codec::Stats st;
@@ -214,10 +217,8 @@ TEST_CASE("the codec refuses other models, damaged files and wrong inputs") {
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen), other(gen);
     std::string dir = test_dir("codec", "refuse");
-    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
-    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
+    codec::Models m = saved_models(dir, vqvae, prior);
     models::save_model_file(other, dir + "/other.safetensors", "prior", 0);
-    codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
     codec::Models wrong(dir + "/vqvae.safetensors", dir + "/other.safetensors", Device::cpu());
     Tensor bits = codec::read_binary_images(data::kDefaultDataDir, 2).bits;
     std::string file = codec::compress(m, bits, true, codec::InputKind::IdxDirectory);
@@ -236,9 +237,7 @@ TEST_CASE("a damaged .vqz header byte, a forged kind or an old version each fail
     models::VQVAE vqvae(gen);
     models::GatedPixelCNN prior(gen);
     std::string dir = test_dir("codec", "header");
-    models::save_model_file(vqvae, dir + "/vqvae.safetensors", "vqvae", 0);
-    models::save_model_file(prior, dir + "/prior.safetensors", "prior", 0);
-    codec::Models m(dir + "/vqvae.safetensors", dir + "/prior.safetensors", Device::cpu());
+    codec::Models m = saved_models(dir, vqvae, prior);
     Tensor bits = codec::read_binary_images(data::kDefaultDataDir, 2).bits;
     const std::string file = codec::compress(m, bits, true, codec::InputKind::IdxDirectory);
     REQUIRE(codec::decompress(m, file, "ok.vqz").bits.to_vector() == bits.to_vector());
